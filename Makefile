@@ -1,0 +1,55 @@
+# The two commands of the README (`make book`, `make test`) set up .venv themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+
+.PHONY: help venv book notebooks test lint unit test-seeds bench lab clean
+
+help:
+	@echo "make book        run every notebook (papermill, default parameters) into outputs/"
+	@echo "make test        lint + unit tests + nbval regression run of the notebooks + headline metrics"
+	@echo "make notebooks   re-execute the notebooks in place (refresh the outputs nbval compares)"
+	@echo "make test-seeds  slow: every notebook's assertions for seeds 0-4"
+	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop)"
+	@echo "make lab         open the book in JupyterLab"
+
+# (Re)create the virtual environment when requirements.txt or pyproject.toml change.
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ needed, got " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/python -m helpers.book
+
+notebooks: $(STAMP)
+	$(BIN)/python -m helpers.book --in-place
+
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests notebooks
+
+test: $(STAMP)
+	$(BIN)/ruff check helpers tests notebooks
+	$(BIN)/pytest tests notebooks $(NBVAL)
+
+unit: $(STAMP)
+	$(BIN)/pytest tests
+
+test-seeds: $(STAMP)
+	$(BIN)/pytest tests -m slow
+
+bench: $(STAMP)
+	$(BIN)/python -m helpers.bench
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) outputs/*/ .pytest_cache .ruff_cache

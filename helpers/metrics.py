@@ -1,0 +1,197 @@
+"""Multi-label metrics for the book, on top of scikit-learn, with no warnings and JSON-able output.
+
+:func:`evaluate` turns true labels and predicted probabilities ``(N, L)`` into one flat dict: the
+headline numbers (micro/macro/samples F1, Hamming loss, subset and element accuracy, mAP, predicted
+and true positive rates) and a ``per_label`` list. Every scikit-learn call that can divide by zero
+gets ``zero_division=0`` explicitly: an F1, precision or recall with nothing to count is 0, exactly
+what scikit-learn's default gives after its warning, but without the warning (the notebooks are
+compared by nbval, stderr included). Average precision is undefined for a label with no positive
+in ``y_true``: such labels are left out of ``map`` explicitly and their ``ap`` is ``None``.
+
+A prediction is positive when ``probability >= threshold``; the threshold is one float or one per
+label. :func:`tune_thresholds` picks per-label thresholds on a validation split. :func:`summary_frame`
+and :func:`per_label_frame` turn results into tables for the notebooks.
+
+Why several numbers: ``element_accuracy`` (the share of correct label cells) is high for a model
+that predicts nothing when labels are sparse, the *accuracy paradox*; F1 is not. ``map`` measures
+ranking only, so it stays good for setups whose probabilities are mis-scaled (softmax over labels),
+while thresholded F1 exposes them. ``pred_pos_rate`` against ``true_pos_rate`` shows a model stuck
+predicting everything or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+    hamming_loss,
+    precision_recall_fscore_support,
+)
+
+HEADLINE = ("micro_f1", "macro_f1", "samples_f1", "hamming_loss", "map", "pred_pos_rate", "true_pos_rate")
+DEFAULT_GRID = np.round(np.linspace(0.05, 0.95, 19), 10)
+
+
+def _as_array(x: Any, name: str) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch tensor, on any device, with or without grad
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be numeric, got {type(x).__name__} ({e})") from None
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty (N, L) matrix, got shape {a.shape}")
+    return a
+
+
+def _check_labels(y: np.ndarray, name: str) -> np.ndarray:
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{name} must hold 0/1 labels; {int(bad.sum())} value(s) are something else "
+                         f"(NaN counts too)")
+    return y.astype(np.int64)
+
+
+def _check_probs(p: np.ndarray, name: str) -> np.ndarray:
+    n_nan = int(np.isnan(p).sum())
+    if n_nan:
+        raise ValueError(f"{name} has {n_nan} NaN value(s) of {p.size}: the model diverged or its outputs "
+                         f"were not finite")
+    out = (p < 0) | (p > 1)
+    if out.any():
+        raise ValueError(f"{name} has {int(out.sum())} value(s) of {p.size} outside [0, 1] (min "
+                         f"{p.min():.4g}, max {p.max():.4g}): pass probabilities, not logits "
+                         f"(apply the setup's probabilities(), e.g. sigmoid)")
+    return p
+
+
+def _thresholds(threshold: float | Sequence[float] | np.ndarray, n_labels: int) -> np.ndarray:
+    t = np.asarray(threshold, dtype=np.float64)
+    if t.ndim == 0:
+        t = np.full(n_labels, float(t))
+    if t.shape != (n_labels,):
+        raise ValueError(f"threshold must be a float or one value per label ({n_labels}), got shape {t.shape}")
+    if np.isnan(t).any() or (t < 0).any() or (t > 1).any():
+        raise ValueError(f"thresholds must lie in [0, 1], got {t.tolist()}")
+    return t
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
+def evaluate(y_true, y_prob, threshold: float | Sequence[float] | np.ndarray = 0.5,
+             label_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Metrics for true labels ``y_true`` (0/1) and probabilities ``y_prob``, both ``(N, L)``.
+
+    ``threshold``: a float or one per label; a label is predicted when ``y_prob >= threshold``.
+    Returns plain Python floats and ints:
+
+    ``micro_f1``, ``macro_f1``, ``samples_f1``, ``hamming_loss``, ``subset_accuracy`` (rows exactly
+    right), ``element_accuracy`` (label cells right: ``1 - hamming_loss``), ``map`` (mean average
+    precision over the labels with a positive; ``None`` if no label has one), ``map_labels`` (how
+    many labels it averages), ``pred_pos_rate``, ``true_pos_rate``, and ``per_label``: a list of
+    ``{label, precision, recall, f1, ap, support, threshold}``.
+    """
+    yt = _check_labels(_as_array(y_true, "y_true"), "y_true")
+    yp = _as_array(y_prob, "y_prob")
+    if yt.shape != yp.shape:
+        raise ValueError(f"y_true has shape {yt.shape} but y_prob has shape {yp.shape}; both must be (N, L)")
+    _check_probs(yp, "y_prob")
+    n_labels = yt.shape[1]
+    if label_names is None:
+        names: list[Any] = list(range(n_labels))
+    else:
+        names = list(label_names)
+        if len(names) != n_labels:
+            raise ValueError(f"label_names has {len(names)} names for {n_labels} labels")
+    if n_labels < 2:
+        raise ValueError("evaluate needs at least 2 labels (scikit-learn reads a single column as a binary "
+                         "problem); for one label use sklearn.metrics' binary scores")
+    t = _thresholds(threshold, n_labels)
+    pred = (yp >= t).astype(np.int64)
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        yt, pred, average=None, zero_division=0.0)
+    ap = np.full(n_labels, np.nan)
+    has_pos = yt.sum(axis=0) > 0
+    for j in np.flatnonzero(has_pos):
+        ap[j] = average_precision_score(yt[:, j], yp[:, j])
+    per_label = [
+        {"label": names[j], "precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
+         "ap": _none_if_nan(ap[j]), "support": int(support[j]), "threshold": float(t[j])}
+        for j in range(n_labels)
+    ]
+    return {
+        "micro_f1": float(f1_score(yt, pred, average="micro", zero_division=0.0)),
+        "macro_f1": float(f1_score(yt, pred, average="macro", zero_division=0.0)),
+        "samples_f1": float(f1_score(yt, pred, average="samples", zero_division=0.0)),
+        "hamming_loss": float(hamming_loss(yt, pred)),
+        "subset_accuracy": float(accuracy_score(yt, pred)),
+        "element_accuracy": float((yt == pred).mean()),
+        "map": float(ap[has_pos].mean()) if has_pos.any() else None,
+        "map_labels": int(has_pos.sum()),
+        "pred_pos_rate": float(pred.mean()),
+        "true_pos_rate": float(yt.mean()),
+        "per_label": per_label,
+    }
+
+
+def per_label_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """The ``per_label`` list of an :func:`evaluate` result as a DataFrame indexed by label."""
+    if "per_label" not in result:
+        raise ValueError("result has no 'per_label' list: pass a dict returned by evaluate()")
+    df = pd.DataFrame(result["per_label"])
+    return df.set_index("label")
+
+
+def summary_frame(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per result (index ``setup``) with the headline columns
+    ``micro_f1, macro_f1, samples_f1, hamming_loss, map, pred_pos_rate, true_pos_rate``.
+
+    Each result needs a ``"setup"`` key (as :func:`helpers.results.result_entry` gives it); a metric a
+    result lacks, or a ``None`` ``map``, shows as NaN.
+    """
+    rows = []
+    for i, r in enumerate(results):
+        if "setup" not in r:
+            raise ValueError(f"result {i} has no 'setup' key: build results with helpers.results.result_entry")
+        rows.append({"setup": r["setup"], **{k: r.get(k) for k in HEADLINE}})
+    df = pd.DataFrame(rows, columns=["setup", *HEADLINE])
+    return df.set_index("setup").astype(float)
+
+
+def tune_thresholds(y_val, p_val, grid: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+    """Per-label thresholds maximising each label's F1 on a validation split.
+
+    ``grid`` defaults to ``0.05, 0.10, ..., 0.95``. Ties go to the threshold closest to 0.5; a label
+    with no positive in ``y_val`` keeps 0.5. Use the result as ``evaluate(..., threshold=...)`` on
+    the test split, never on the split it was tuned on.
+    """
+    yt = _check_labels(_as_array(y_val, "y_val"), "y_val").astype(bool)
+    yp = _as_array(p_val, "p_val")
+    if yt.shape != yp.shape:
+        raise ValueError(f"y_val has shape {yt.shape} but p_val has shape {yp.shape}; both must be (N, L)")
+    _check_probs(yp, "p_val")
+    g = DEFAULT_GRID if grid is None else np.asarray(grid, dtype=np.float64)
+    if g.ndim != 1 or g.size == 0 or np.isnan(g).any() or (g < 0).any() or (g > 1).any():
+        raise ValueError(f"grid must be a non-empty 1-D sequence of thresholds in [0, 1], got {g!r}")
+
+    pred = yp[None, :, :] >= g[:, None, None]  # (G, N, L)
+    tp = (pred & yt[None]).sum(axis=1)  # (G, L)
+    fp = pred.sum(axis=1) - tp
+    fn = yt.sum(axis=0)[None, :] - tp
+    denom = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=denom > 0)
+
+    best = f1.max(axis=0)  # (L,)
+    is_best = f1 >= best[None, :] - 1e-12
+    distance = np.where(is_best, np.abs(g - 0.5)[:, None], np.inf)
+    chosen = g[np.argmin(distance, axis=0)]
+    return np.where(yt.any(axis=0), chosen, 0.5)

@@ -1,0 +1,195 @@
+"""Run records: where a run writes, and the JSON record of its parameters, environment and results.
+
+Every file the book writes goes through this module (figures through :mod:`helpers.plots`, which
+calls :func:`output_dir`). A record is written atomically: to a temporary file in the same folder,
+then renamed over the target, so a reader never sees a half-written ``metrics.json``.
+
+Record format (``metrics.json``)::
+
+    {"notebook": "02_wrong_loss_failure", "params": {...}, "env": {...},
+     "results": [{"setup": "bce_with_logits", "micro_f1": ..., "per_label": [...], ...}, ...],
+     ...extra keys...}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RECORD_NAME = "metrics.json"
+
+
+def repo_root() -> Path:
+    """The repository root: the folder that holds ``helpers/``."""
+    return Path(__file__).resolve().parent.parent
+
+
+def output_dir(path: str | os.PathLike) -> Path:
+    """Resolve a notebook's ``output_dir`` parameter and create the folder.
+
+    Relative paths are taken relative to the repository root (so ``outputs/01_data_inspection``
+    lands in the same place whatever the kernel's working directory); absolute paths are kept.
+    """
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = repo_root() / p
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as a reader should see it: relative to the repository root when inside it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(repo_root()))
+    except ValueError:
+        return str(p)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy/pandas/torch scalars and arrays to plain JSON types; NaN/inf become None."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, pd.DataFrame):
+        return _jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, pd.Series):
+        return _jsonable(obj.to_dict())
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # torch tensors without importing torch
+        return _jsonable(obj.tolist())
+    return obj
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file written by :func:`write_json_atomic`, with a clear error if it is unusable."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no record at {display_path(path)}: run the notebook that writes it first") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{display_path(path)} is not valid JSON ({e}); delete it and rerun") from None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=repo_root(), capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def env_info(device: str | None = None) -> dict[str, Any]:
+    """Versions, device and machine facts to store beside a run's results."""
+    import sklearn
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = str(device)
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "device": dev,
+        "device_name": torch.cuda.get_device_name(0) if dev.startswith("cuda") else platform.processor() or "cpu",
+        "git_commit": _git_commit(),
+        "executable": sys.executable,
+    }
+    return info
+
+
+def result_entry(setup: str, metrics: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """One element of a record's ``results`` list: the setup's name, its metrics, and extras
+    (``train_seconds``, ``epoch_seconds``, ``device``...)."""
+    return {"setup": setup, **dict(metrics), **extra}
+
+
+def write_record(
+    out_dir: str | os.PathLike,
+    notebook: str,
+    params: Mapping[str, Any],
+    results: Iterable[Mapping[str, Any]] = (),
+    *,
+    device: str | None = None,
+    **extra: Any,
+) -> Path:
+    """Write ``out_dir/metrics.json``: the notebook stem, its parameters, the environment, the
+    results list, and any extra keys (data statistics, claims checked)."""
+    record = {
+        "notebook": notebook,
+        "params": dict(params),
+        "env": env_info(device),
+        "results": list(results),
+        **extra,
+    }
+    return write_json_atomic(Path(out_dir) / RECORD_NAME, record)
+
+
+def read_records(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Read one or more ``metrics.json`` files (or folders holding them, searched recursively)
+    into one tidy table: a row per result, parameters as ``param.*`` columns, per-label lists
+    dropped (read them from the record itself)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(p.rglob(RECORD_NAME)) if p.is_dir() else [p])
+    rows = []
+    for f in files:
+        rec = read_json(f)
+        base = {"notebook": rec.get("notebook"), "record": str(f)}
+        base.update({f"param.{k}": v for k, v in rec.get("params", {}).items()})
+        base["device"] = rec.get("env", {}).get("device")
+        for r in rec.get("results", []):
+            rows.append({**base, **{k: v for k, v in r.items() if not isinstance(v, (list, dict))}})
+    return pd.DataFrame(rows)

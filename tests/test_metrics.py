@@ -1,0 +1,161 @@
+"""helpers.metrics: evaluate on hand-made examples, thresholds, tables, and no warnings."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import metrics as M
+
+# Predictions at 0.5: [[1,0,0],[0,1,1],[1,0,0],[0,0,1]]
+Y_TRUE = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+Y_PROB = np.array([[0.9, 0.2, 0.4], [0.1, 0.8, 0.6], [0.7, 0.3, 0.2], [0.2, 0.1, 0.95]])
+
+
+def test_evaluate_hand_example():
+    r = M.evaluate(Y_TRUE, Y_PROB)
+    # per label: (tp, fp, fn) = (2,0,0), (1,0,1), (1,1,1) -> F1 1, 2/3, 1/2
+    assert r["micro_f1"] == pytest.approx(8 / 11)  # tp 4, fp 1, fn 2
+    assert r["macro_f1"] == pytest.approx((1 + 2 / 3 + 1 / 2) / 3)
+    assert r["samples_f1"] == pytest.approx((2 / 3 + 2 / 3 + 2 / 3 + 1) / 4)
+    assert r["hamming_loss"] == pytest.approx(3 / 12)
+    assert r["element_accuracy"] == pytest.approx(9 / 12)
+    assert r["subset_accuracy"] == pytest.approx(1 / 4)
+    assert r["pred_pos_rate"] == pytest.approx(5 / 12)
+    assert r["true_pos_rate"] == pytest.approx(6 / 12)
+    # AP: labels 0 and 1 ranked perfectly; label 2 ranks T, F, T, F -> 1/2 * 1 + 1/2 * 2/3
+    assert [p["ap"] for p in r["per_label"]] == pytest.approx([1.0, 1.0, 5 / 6])
+    assert r["map"] == pytest.approx((1 + 1 + 5 / 6) / 3)
+    assert r["map_labels"] == 3
+    lab1 = r["per_label"][1]
+    assert lab1 == {"label": 1, "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "ap": 1.0,
+                    "support": 2, "threshold": 0.5}
+
+
+def test_evaluate_is_plain_json():
+    r = M.evaluate(torch.as_tensor(Y_TRUE, dtype=torch.float32), torch.as_tensor(Y_PROB), label_names=list("abc"))
+    json.dumps(r, allow_nan=False)
+    for k, v in r.items():
+        if k != "per_label":
+            assert type(v) in (float, int), k
+    assert [p["label"] for p in r["per_label"]] == ["a", "b", "c"]
+    assert all(type(p["support"]) is int and type(p["f1"]) is float for p in r["per_label"])
+
+
+def test_micro_vs_macro():
+    # a frequent label predicted perfectly, a rare label never predicted
+    y = np.zeros((10, 2), dtype=int)
+    y[:9, 0] = 1
+    y[9, 1] = 1
+    p = np.where(y[:, [0]] == 1, [[0.9, 0.1]], [[0.1, 0.1]])
+    r = M.evaluate(y, p)
+    assert r["micro_f1"] == pytest.approx(18 / 19)
+    assert r["macro_f1"] == pytest.approx(0.5)
+
+
+def test_accuracy_paradox():
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 10)) < 0.05).astype(int)
+    r = M.evaluate(y, np.zeros(y.shape))
+    assert r["element_accuracy"] == pytest.approx(1 - y.mean()) and r["element_accuracy"] > 0.9
+    assert r["micro_f1"] == 0.0 and r["macro_f1"] == 0.0 and r["samples_f1"] == 0.0
+    assert r["pred_pos_rate"] == 0.0
+
+
+def test_per_label_thresholds():
+    r = M.evaluate(Y_TRUE, Y_PROB, threshold=[0.5, 0.25, 0.7])
+    # label 1 at 0.25 predicts rows 1, 2 -> perfect; label 2 at 0.7 predicts row 3 only -> tp1 fn1
+    assert [p["f1"] for p in r["per_label"]] == pytest.approx([1.0, 1.0, 2 / 3])
+    assert [p["threshold"] for p in r["per_label"]] == [0.5, 0.25, 0.7]
+    with pytest.raises(ValueError, match="one value per label"):
+        M.evaluate(Y_TRUE, Y_PROB, threshold=[0.5, 0.5])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        M.evaluate(Y_TRUE, Y_PROB, threshold=1.5)
+
+
+def test_map_excludes_labels_without_positives():
+    y = Y_TRUE.copy()
+    y[:, 2] = 0
+    r = M.evaluate(y, Y_PROB)
+    assert r["per_label"][2]["ap"] is None and r["per_label"][2]["support"] == 0
+    assert r["map"] == pytest.approx(1.0) and r["map_labels"] == 2
+    none = M.evaluate(np.zeros((4, 3)), Y_PROB)
+    assert none["map"] is None and none["map_labels"] == 0
+
+
+def test_evaluate_emits_no_warnings():
+    y = np.array([[0, 0, 1], [0, 0, 0], [0, 0, 1]])  # label 0, 1 no positives; row 1 empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for p in (np.zeros((3, 3)), np.ones((3, 3)), np.full((3, 3), 0.5)):
+            r = M.evaluate(y, p)
+            M.per_label_frame(r)
+            M.summary_frame([{"setup": "x", **r}])
+        M.tune_thresholds(y, np.zeros((3, 3)))
+
+
+def test_evaluate_validation_messages():
+    with pytest.raises(ValueError, match=r"y_true has shape \(4, 3\) but y_prob has shape \(4, 2\)"):
+        M.evaluate(Y_TRUE, Y_PROB[:, :2])
+    bad = Y_PROB.copy()
+    bad[0, 0], bad[1, 1] = np.nan, np.nan
+    with pytest.raises(ValueError, match="2 NaN value"):
+        M.evaluate(Y_TRUE, bad)
+    logits = Y_PROB.copy()
+    logits[0, 0], logits[1, 1], logits[2, 2] = 2.3, -0.4, 1.0001
+    with pytest.raises(ValueError, match=r"3 value\(s\) of 12 outside \[0, 1\].*not logits"):
+        M.evaluate(Y_TRUE, logits)
+    with pytest.raises(ValueError, match="0/1 labels"):
+        M.evaluate(Y_TRUE * 2, Y_PROB)
+    with pytest.raises(ValueError, match=r"\(N, L\)"):
+        M.evaluate(Y_TRUE[:, 0], Y_PROB[:, 0])
+    with pytest.raises(ValueError, match="label_names has 2 names for 3 labels"):
+        M.evaluate(Y_TRUE, Y_PROB, label_names=["a", "b"])
+
+
+def test_per_label_frame():
+    df = M.per_label_frame(M.evaluate(Y_TRUE, Y_PROB, label_names=["cat", "dog", "owl"]))
+    assert list(df.index) == ["cat", "dog", "owl"] and df.index.name == "label"
+    assert list(df.columns) == ["precision", "recall", "f1", "ap", "support", "threshold"]
+    assert df.loc["owl", "f1"] == pytest.approx(0.5)
+
+
+def test_summary_frame():
+    a = {"setup": "bce_with_logits", **M.evaluate(Y_TRUE, Y_PROB)}
+    b = {"setup": "cross_entropy", **M.evaluate(np.zeros((4, 3)), Y_PROB)}
+    df = M.summary_frame([a, b])
+    assert list(df.index) == ["bce_with_logits", "cross_entropy"] and df.index.name == "setup"
+    assert list(df.columns) == list(M.HEADLINE)
+    assert df.loc["bce_with_logits", "micro_f1"] == pytest.approx(8 / 11)
+    assert pd.isna(df.loc["cross_entropy", "map"])
+    with pytest.raises(ValueError, match="no 'setup' key"):
+        M.summary_frame([M.evaluate(Y_TRUE, Y_PROB)])
+
+
+def test_tune_thresholds_known_best():
+    y = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 0], [0, 0, 0]])
+    p = np.array([[0.35, 0.9, 0.9], [0.30, 0.8, 0.8], [0.20, 0.1, 0.6], [0.10, 0.2, 0.2]])
+    t = M.tune_thresholds(y, p)
+    # label 0: any threshold in (0.20, 0.30] is perfect -> 0.25, 0.30 tie -> the one closest to 0.5
+    # label 1: no positives -> stays 0.5; label 2: (0.6, 0.8] is perfect -> 0.65 is closest to 0.5
+    assert t.tolist() == pytest.approx([0.30, 0.5, 0.65])
+    assert M.evaluate(y, p, threshold=t)["per_label"][2]["f1"] == 1.0
+    assert M.tune_thresholds(y, p, grid=[0.1, 0.25, 0.9]).tolist() == pytest.approx([0.25, 0.5, 0.25])
+    with pytest.raises(ValueError, match="grid"):
+        M.tune_thresholds(y, p, grid=[])
+
+
+def test_tune_thresholds_default_grid_is_clean():
+    assert M.DEFAULT_GRID.tolist()[:3] == [0.05, 0.1, 0.15] and 0.5 in M.DEFAULT_GRID.tolist()
+    rng = np.random.default_rng(1)
+    y = (rng.random((500, 10)) < 0.2).astype(int)
+    p = np.clip(0.3 * y + rng.random((500, 10)) * 0.7, 0, 1)
+    t = M.tune_thresholds(y, p)
+    assert t.shape == (10,) and set(t.tolist()) <= set(M.DEFAULT_GRID.tolist())
+    # the tuned thresholds can't do worse than 0.5 on the split they were tuned on
+    assert M.evaluate(y, p, threshold=t)["macro_f1"] >= M.evaluate(y, p)["macro_f1"]
