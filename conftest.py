@@ -13,6 +13,7 @@ SESSION_START = time.time()
 
 
 def pytest_configure(config):
+    """Remember when the session started: headline tests trust only records written since."""
     config.session_start_time = SESSION_START
 
 
@@ -26,3 +27,7 @@ def _order(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=_order)  # stable: keeps file and cell order inside each group
+
+
+# Notebooks under tests/ are fixtures for the sweep tests, not part of the book's nbval run.
+collect_ignore_glob = ["tests/fixtures/*"]

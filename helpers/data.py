@@ -13,7 +13,8 @@ Conventions of the returned arrays: ``X`` is float32, either images ``(N, C, H, 
 features ``(N, F)`` standardized with the training split's mean and std; ``Y`` is float32 0/1 of
 shape ``(N, L)``, ready for ``BCEWithLogitsLoss``.
 
-Label statistics (:func:`label_stats`, :func:`cooccurrence`, :func:`split_table`) use the usual
+Label statistics (:func:`label_stats`, :func:`cooccurrence`, :func:`split_table`, :func:`stats_table`)
+and the leakage check :func:`shared_sources` serve notebook 01. The statistics use the usual
 multi-label measures: cardinality (mean labels per example), density (cardinality / L), and the
 imbalance ratio per label IRLbl and its mean MeanIR (Charte et al., 2015).
 """
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -664,3 +666,44 @@ def split_table(data: MultiLabelData, *, long: bool = False) -> pd.DataFrame:
     for s in SPLITS:
         wide[f"{s}_positives"] = wide[f"{s}_positives"].astype(np.int64)
     return wide
+
+
+def stats_table(datasets: MultiLabelData | Mapping[str, MultiLabelData],
+                splits: Sequence[str] = SPLITS) -> pd.DataFrame:
+    """:func:`label_stats` of every split of one or several data sets, one row per (setting, split).
+
+    ``datasets`` is one :class:`MultiLabelData` (the setting is then its ``name``) or a mapping
+    ``{setting name: data}``, e.g. a balanced and a long-tailed version side by side. Columns:
+    ``n, n_labels, cardinality, density, n_labelsets, mean_ir, max_ir`` and the split's rarest
+    label (fewest positives, first on ties) as ``rarest_label, rarest_positives, rarest_frequency``.
+    """
+    if isinstance(datasets, MultiLabelData):
+        datasets = {datasets.name: datasets}
+    rows = []
+    for setting, d in datasets.items():
+        for s in splits:
+            st = label_stats(d.split(s)[1], d.label_names)
+            rarest = str(st["counts"].idxmin())
+            rows.append({"setting": setting, "split": s,
+                         **{k: st[k] for k in ("n", "n_labels", "cardinality", "density", "n_labelsets",
+                                               "mean_ir", "max_ir")},
+                         "rarest_label": rarest, "rarest_positives": int(st["counts"][rarest]),
+                         "rarest_frequency": float(st["frequency"][rarest])})
+    return pd.DataFrame(rows).set_index(["setting", "split"])
+
+
+def shared_sources(data: MultiLabelData) -> dict[str, int]:
+    """How many source images each pair of splits shares: ``{"train & val": 0, "train & test": 0,
+    "val & test": 0}`` when the splits are disjoint, as :func:`make_scenes` guarantees.
+
+    Counts distinct ids in ``data.source_ids`` (padding ``-1`` ignored). Only generated scenes
+    record their source images; for other data this raises :class:`DataError`.
+    """
+    if not data.source_ids:
+        raise DataError(f"{data.name}: no source_ids recorded; only generated scenes (make_scenes) know which "
+                        f"source images each example was drawn from")
+    missing = [s for s in SPLITS if s not in data.source_ids]
+    if missing:
+        raise DataError(f"{data.name}: source_ids lacks split(s) {', '.join(missing)}")
+    used = {s: np.unique(ids[ids >= 0]) for s, ids in data.source_ids.items()}
+    return {f"{a} & {b}": int(len(np.intersect1d(used[a], used[b]))) for a, b in itertools.combinations(SPLITS, 2)}

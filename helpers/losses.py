@@ -21,7 +21,8 @@ bce_on_logits        logits       BCELoss on raw logits           sigmoid(output
                                                                                                RuntimeError
 double_sigmoid       sigmoid      BCEWithLogitsLoss(pos_weight)   sigmoid(outputs), stuck in   trains badly
                                                                   (0.5, 0.731)
-mse                  sigmoid      MSELoss                         outputs                      trains slowly
+mse                  sigmoid      MSELoss                         outputs                      measured in
+                                                                                               notebook 02
 focal                logits       sigmoid focal loss,             sigmoid(outputs)             works
                                   alpha=0.25, gamma=2
 asymmetric           logits       ASL, gamma_neg=4, gamma_pos=1,  sigmoid(outputs)             works
@@ -42,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -333,3 +335,24 @@ def parse_setup(name: str) -> tuple[str, str]:
     strategy = strategy or "none"
     setup_name(loss_name, strategy)  # validates
     return loss_name, strategy
+
+
+def stability_table(logits: torch.Tensor | np.ndarray, target: float) -> pd.DataFrame:
+    """Loss and gradient of ``BCELoss(sigmoid(x))`` next to ``BCEWithLogitsLoss(x)``, element by element.
+
+    Both compute the same function on paper. In float32, ``sigmoid(x)`` rounds to exactly 0 or 1 for
+    ``|x|`` beyond about 17 (and underflows below 1e-38 past about -88); ``BCELoss`` then clamps its
+    log at -100 and its gradient through the sigmoid vanishes. ``BCEWithLogitsLoss`` uses the
+    log-sum-exp form ``max(x, 0) - x*y + log(1 + exp(-|x|))`` and stays exact.
+    """
+    x = torch.as_tensor(logits, dtype=torch.float32).detach()
+    t = torch.full_like(x, float(target))
+    cols = {"logit": x.numpy(), "target": t.numpy()}
+    for name, fn in (("bce_of_sigmoid", lambda z: F.binary_cross_entropy(torch.sigmoid(z), t, reduction="none")),
+                     ("with_logits", lambda z: F.binary_cross_entropy_with_logits(z, t, reduction="none"))):
+        z = x.clone().requires_grad_(True)
+        loss = fn(z)
+        loss.sum().backward()
+        cols[f"loss_{name}"] = loss.detach().numpy()
+        cols[f"grad_{name}"] = z.grad.numpy()
+    return pd.DataFrame(cols)

@@ -198,6 +198,48 @@ def test_split_table(scenes):
     assert list(long.columns) == ["label", "split", "positives", "frequency"] and len(long) == 30
 
 
+def _hand_data(source_ids=None) -> D.MultiLabelData:
+    Y = {"train": np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1], [0, 0, 1]], dtype=np.float32),
+         "val": np.array([[1, 0, 0], [1, 1, 0]], dtype=np.float32),
+         "test": np.array([[0, 1, 0], [0, 1, 1], [1, 1, 0]], dtype=np.float32)}
+    X = {s: np.zeros((len(y), 2), dtype=np.float32) for s, y in Y.items()}
+    return D.MultiLabelData(name="hand", kind="tabular", label_names=["a", "b", "c"],
+                            source_ids=source_ids or {}, **{f"X_{s}": X[s] for s in X},
+                            **{f"Y_{s}": Y[s] for s in Y})
+
+
+def test_stats_table_by_hand(scenes):
+    d = _hand_data()
+    t = D.stats_table(d)
+    assert list(t.index) == [("hand", "train"), ("hand", "val"), ("hand", "test")]
+    assert list(t.columns) == ["n", "n_labels", "cardinality", "density", "n_labelsets", "mean_ir", "max_ir",
+                               "rarest_label", "rarest_positives", "rarest_frequency"]
+    train = t.loc[("hand", "train")]
+    assert (train["n"], train["n_labelsets"], train["rarest_label"], train["rarest_positives"]) == (4, 4, "b", 2)
+    assert train["cardinality"] == pytest.approx(2.0) and train["density"] == pytest.approx(2 / 3)
+    assert train["mean_ir"] == pytest.approx((1 + 1.5 + 1) / 3) and train["max_ir"] == pytest.approx(1.5)
+    assert train["rarest_frequency"] == pytest.approx(0.5)
+    val = t.loc[("hand", "val")]  # label c has no positive: rarest with 0, left out of MeanIR
+    assert (val["rarest_label"], val["rarest_positives"], val["rarest_frequency"]) == ("c", 0, 0.0)
+    assert val["mean_ir"] == pytest.approx(1.5) and val["max_ir"] == pytest.approx(2.0)
+    both = D.stats_table({"x": d, "y": scenes}, splits=["train"])
+    assert list(both.index) == [("x", "train"), ("y", "train")]
+    assert both.loc[("y", "train"), "mean_ir"] == pytest.approx(D.label_stats(scenes.Y_train)["mean_ir"])
+
+
+def test_shared_sources(scenes):
+    assert D.shared_sources(scenes) == {"train & val": 0, "train & test": 0, "val & test": 0}
+    ids = {"train": np.array([[0, 1, -1], [2, 3, 4]]), "val": np.array([[4, -1, -1], [1, 9, -1]]),
+           "test": np.array([[5, -1, -1], [-1, -1, -1]])}
+    assert D.shared_sources(_hand_data(ids)) == {"train & val": 2, "train & test": 0, "val & test": 0}
+    ids["test"] = np.array([[9, 9, 1], [1, -1, -1]])  # repeats count once
+    assert D.shared_sources(_hand_data(ids)) == {"train & val": 2, "train & test": 1, "val & test": 2}
+    with pytest.raises(D.DataError, match=r"hand: no source_ids recorded; only generated scenes"):
+        D.shared_sources(_hand_data())
+    with pytest.raises(D.DataError, match=r"source_ids lacks split\(s\) test"):
+        D.shared_sources(_hand_data({"train": ids["train"], "val": ids["val"]}))
+
+
 # ------------------------------------------------------------------------------------------------
 # npz
 
