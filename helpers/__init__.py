@@ -1,20 +1,31 @@
 """The experiment book's shared helpers: data, losses, models, training, metrics, plots, records.
 
 Notebooks start with ``import helpers`` and ``helpers.setup_notebook()``; everything else is a
-plain function in one of the submodules below.
+plain function in one of the submodules below. Submodules are imported on first use (PEP 562), so
+``python -m helpers.sweep`` and the sweep's worker processes do not pay for torch and seaborn
+before they need them.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
-from helpers import data, losses, metrics, models, plots, results, train
+SUBMODULES = ("bench", "book", "data", "diagnose", "losses", "metrics", "models", "plots", "results", "sweep",
+              "train")
+__all__ = [*SUBMODULES, "setup_notebook"]
 
-__all__ = ["data", "losses", "metrics", "models", "plots", "results", "train", "setup_notebook"]
+
+def __getattr__(name: str):
+    if name in SUBMODULES:
+        return importlib.import_module(f"helpers.{name}")
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
 
 
 def setup_notebook(seed: int = 0) -> None:
     """Seed everything, request deterministic kernels, and set the book's plot style."""
+    from helpers import plots, train
+
     train.set_seed(seed)
     plots.set_style()
     # PyTorch says once that deterministic mode is on (warn_only); the notebooks need no such note.

@@ -316,6 +316,11 @@ class Report:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython's plain-text display (a terminal, or a notebook's text/plain): the table print() gives,
+        not the dataclass repr."""
+        p.text(self.to_text())
+
     def _repr_html_(self) -> str:
         esc = html.escape
         head = f"<p><b>{esc(self._headline())}</b></p>"
@@ -1025,6 +1030,10 @@ class _Checker:
     def check_loss(self) -> None:
         self.loss_ok = False
         if not self.batch_ok or not (self.shapes_ok or self.single_label or self.kind == "other"):
+            return
+        if self.has("PROBS_EXPECTED", severity="error") and self.out.is_cuda:
+            # On CUDA, BCELoss on values outside [0, 1] is a device-side assert that poisons the whole
+            # CUDA context (every later CUDA call fails); the finding already says what would happen.
             return
         try:
             with torch.no_grad():

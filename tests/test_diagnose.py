@@ -528,6 +528,9 @@ def test_str_html_and_dict():
     json.dumps(d, allow_nan=False)
     assert d["ok"] is False and d["counts"]["error"] == 1 and {f["code"] for f in d["findings"]} == set(report.codes)
     assert len(report) == len(d["findings"]) and list(report)[0].severity == "error"
+    from IPython.lib.pretty import pretty
+
+    assert pretty(report) == text  # IPython's text/plain (a terminal, nbval) is the table, not the repr
     assert "DOUBLE_SIGMOID" in report and report.get("DOUBLE_SIGMOID") is not None
     assert "No findings" in str(Report()) and "No findings" in Report()._repr_html_()
     with pytest.raises(ValueError, match="unknown finding code"):

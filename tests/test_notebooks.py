@@ -72,3 +72,21 @@ def test_committed_outputs_are_clean(path):
             text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
             assert "<Figure size" not in text or "image/png" in out.get("data", {}), f"cell {i}: bare Figure repr"
             assert str(repo_root()) not in text, f"code cell {i} prints a machine-specific path"
+
+
+def test_sanitize_file_masks_what_varies_and_keeps_integers():
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((repo_root() / "tests" / "sanitize.cfg").read_text())
+    assert len(patterns) == 6, "a rule was lost (e.g. an editor stripped the trailing space of 'replace: ')"
+
+    def sanitize(s):
+        for regex, replace in patterns:
+            s = re.sub(regex, replace, s)
+        return s
+
+    a = "bce   0.907   28.73\nDevice: cpu\nsupport 214\n 45%|####  | 3/15 [00:01<00:02, 1.9epoch/s]"
+    b = "bce   0.911    3.50\nDevice: cuda:0 (NVIDIA H100)\nsupport 214\n 0%|          | 0/15 [00:00<?, ?epoch/s]"
+    assert sanitize(a) == sanitize(b)
+    assert sanitize("support 214") != sanitize("support 215"), "integers are compared exactly"
+    assert sanitize("at 0x7f3a2b") == sanitize("at 0x55d1c0") and "/PATH/" in sanitize("in /home/me/book/x")
