@@ -39,8 +39,9 @@ def save_figure(fig: plt.Figure, out_dir: str | os.PathLike | None, name: str | 
     return path
 
 
-def _finish(fig, out_dir, name):
-    fig.tight_layout()
+def _finish(fig, out_dir, name, grid=None):
+    # A seaborn FacetGrid lays itself out around its outside legend; Figure.tight_layout would not.
+    (grid or fig).tight_layout()
     save_figure(fig, out_dir, name)
     return fig
 
@@ -73,7 +74,7 @@ def label_frequency(freq: pd.DataFrame, *, title: str | None = None, log: bool =
     g.set_axis_labels("label", "fraction of scenes with the label")
     if title:
         g.figure.suptitle(title, y=1.03)
-    return _finish(g.figure, out_dir, name)
+    return _finish(g.figure, out_dir, name, g)
 
 
 def cardinality_hist(counts: pd.DataFrame, *, out_dir=None, name=None) -> plt.Figure:
@@ -105,7 +106,7 @@ def curves(histories: Mapping[str, pd.DataFrame], columns: Sequence[str] = ("tra
     g = sns.relplot(data=long, x="epoch", y="value", hue="setup", col="quantity", kind="line",
                     facet_kws={"sharey": sharey}, height=3.0, aspect=1.25, marker="o", markersize=3)
     g.set_titles("{col_name}")
-    return _finish(g.figure, out_dir, name)
+    return _finish(g.figure, out_dir, name, g)
 
 
 def metric_bars(summary: pd.DataFrame, metrics: Sequence[str], *, by: str = "setup", hue: str | None = None,
@@ -115,7 +116,7 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str], *, by: str = "set
                                       var_name="metric")
     g = sns.catplot(data=long, x="metric", y="value", hue=by, col=hue, kind="bar", height=3.2, aspect=1.6)
     g.set_axis_labels("", "")
-    return _finish(g.figure, out_dir, name)
+    return _finish(g.figure, out_dir, name, g)
 
 
 def per_label_bars(per_label: pd.DataFrame, metric: str = "f1", *, hue: str = "setup",
@@ -157,7 +158,7 @@ def prob_hist(probs: Mapping[str, np.ndarray], *, threshold: float = 0.5, out_di
     for ax in g.axes.flat:
         ax.axvline(threshold, color="k", ls="--", lw=1)
     g.set_titles("{col_name}")
-    return _finish(g.figure, out_dir, name)
+    return _finish(g.figure, out_dir, name, g)
 
 
 def line(df: pd.DataFrame, x: str, y: str, *, hue: str | None = None, style: str | None = None,

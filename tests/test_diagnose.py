@@ -568,3 +568,13 @@ def test_bad_arguments():
         check_setup(mlp(), crit, X, Y, probe_steps=-1)
     with pytest.raises(ValueError, match=r"train_targets must be a non-empty \(N, L\)"):
         check_setup(mlp(), crit, X, Y, train_targets=Y_TRAIN[:, 0])
+
+
+def test_readme_documents_every_code():
+    import re
+
+    from helpers.results import repo_root
+
+    text = (repo_root() / "README.md").read_text()
+    section = text.split("## Diagnose your own setup")[1].split("\n## ")[0]
+    assert set(re.findall(r"`([A-Z_]{5,})`", section)) == set(CODES)
