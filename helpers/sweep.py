@@ -34,6 +34,12 @@ or from Python (a report notebook)::
     res = sweep.run_sweep("sweeps/imbalance.yaml", workers=4)
     res.results                      # the results.csv table as a DataFrame
     sweep.read_results("outputs/sweeps/imbalance")
+    sweep.claims_table("outputs/sweeps/imbalance")   # the notebook's assertions: which runs failed which
+
+Claims: the book's notebooks assert their claims, with messages. A run stops at its first failing
+assertion and records the AssertionError; :func:`claims_table` lists every ``assert`` of the sweep's
+notebook (:func:`notebook_claims`, read from its source) with the runs that reached it, the runs that
+failed it and their grid values. Notebook 05 (``notebooks/05_sweep_report.ipynb``) is the report.
 
 Resuming: rerunning a sweep skips every run whose ``status.json`` says ok for the same parameters
 (hash) and notebook, and skips earlier failures too (reported as failed) unless ``--rerun-failed``.
@@ -113,6 +119,8 @@ __all__ = [
     "plan",
     "run_sweep",
     "read_results",
+    "notebook_claims",
+    "claims_table",
     "main",
 ]
 
@@ -775,14 +783,168 @@ def read_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     out = _resolve(out_dir)
     if not out.is_dir():
         raise FileNotFoundError(f"no sweep folder at {display_path(out)}: run the sweep first")
-    ids: list[str]
+    rows = [row for rid in _run_ids(out) for row in _run_rows(out / rid)]
+    return _frame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Claims: a notebook's assertions, and the runs that failed them
+
+
+def _run_ids(out: Path) -> list[str]:
     manifest = out / MANIFEST_NAME
     if manifest.exists():
-        ids = [r["run_id"] for r in read_json(manifest).get("runs", [])]
-    else:
-        ids = sorted(p.parent.name for p in out.glob(f"*/{STATUS_NAME}"))
-    rows = [row for rid in ids for row in _run_rows(out / rid)]
-    return _frame(rows)
+        return [r["run_id"] for r in read_json(manifest).get("runs", [])]
+    return sorted(p.parent.name for p in out.glob(f"*/{STATUS_NAME}"))
+
+
+def _assert_nodes(nodes: Sequence[ast.AST], conditions: list[str]) -> Iterator[tuple[ast.Assert, list[str]]]:
+    """Every ``assert`` under ``nodes`` in source order, with the tests of the ``if`` blocks around it."""
+    for node in nodes:
+        if isinstance(node, ast.Assert):
+            yield node, conditions
+        elif isinstance(node, ast.If):
+            test = ast.unparse(node.test)
+            yield from _assert_nodes(node.body, [*conditions, test])
+            yield from _assert_nodes(node.orelse, [*conditions, f"not ({test})"])
+        else:
+            for name in ("body", "handlers", "orelse", "finalbody"):
+                sub = getattr(node, name, None)
+                if isinstance(sub, list):
+                    yield from _assert_nodes(sub, conditions)
+
+
+def notebook_claims(notebook: str | os.PathLike) -> list[dict[str, Any]]:
+    """The claims a notebook asserts: one entry per ``assert`` in its code cells, in source order,
+    with ``claim`` (the assertion's message, ``…`` standing for its formatted parts; ``assert <test>``
+    when it has no literal message), ``condition`` (the tests of the ``if`` blocks around it, joined
+    with ``and``; None when it is always checked), ``cell`` (code cell index), ``source`` (its first
+    line, as a traceback shows it) and ``pattern`` (a regex for its message, or None)."""
+    import nbformat
+
+    nb = nbformat.read(_resolve(notebook), as_version=4)
+    claims: list[dict[str, Any]] = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.source.splitlines()]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node, conditions in _assert_nodes(tree.body, []):
+            claim = pattern = None
+            if isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str):
+                claim, pattern = node.msg.value, re.escape(node.msg.value)
+            elif isinstance(node.msg, ast.JoinedStr):
+                parts = [(str(v.value), re.escape(str(v.value))) if isinstance(v, ast.Constant) else ("…", ".*?")
+                         for v in node.msg.values]
+                claim, pattern = "".join(p[0] for p in parts), "".join(p[1] for p in parts)
+            claims.append({"claim": claim or f"assert {ast.unparse(node.test)}",
+                           "condition": " and ".join(conditions) or None, "cell": i,
+                           "source": lines[node.lineno - 1].strip(), "pattern": pattern})
+    return claims
+
+
+_TRACEBACK_ARROW = re.compile(r"^-+>\s*\d+ ?(.*)$", re.M)
+
+
+def _failed_claim(error: Mapping[str, Any] | None, claims: Sequence[Mapping[str, Any]]) -> int | None:
+    """Index of the claim an AssertionError comes from (by its message, then by the line its
+    traceback points at); None for any other failure."""
+    if not error or error.get("type") != "AssertionError":
+        return None
+    message = str(error.get("message") or "")
+    lines = {m.group(1).strip() for m in _TRACEBACK_ARROW.finditer(error.get("traceback") or "")}
+    by_message = [i for i, c in enumerate(claims) if c["pattern"] and re.fullmatch(c["pattern"], message, re.S)]
+    by_line = [i for i, c in enumerate(claims) if c["source"] in lines]
+    for found in ([i for i in by_message if i in by_line], by_message, by_line):
+        if found:
+            return found[0]
+    return None
+
+
+def _failed_cell(folder: Path, status: Mapping[str, Any]) -> int | None:
+    """Index (among the notebook's code cells, the runner's injected parameters cell not counted)
+    of the cell a failed run stopped in, from its executed notebook; None if unknown."""
+    import nbformat
+
+    count = (status.get("error") or {}).get("cell")
+    if count is None or not status.get("executed_notebook"):
+        return None
+    try:
+        nb = nbformat.read(folder / status["executed_notebook"], as_version=4)
+    except Exception:  # missing or unreadable: unknown
+        return None
+    code = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return next((i for i, c in enumerate(code) if c.get("execution_count") == count), None)
+
+
+def _where(grids: Sequence[Mapping[str, Any]]) -> str:
+    """Grid values of some runs, seeds pooled: ``tail=0.0 (5); tail=1.5 (2)``."""
+    keys: dict[str, int] = {}
+    for g in grids:
+        key = ", ".join(f"{k}={v}" for k, v in g.items() if k != "seed") or f"seed={g.get('seed')}"
+        keys[key] = keys.get(key, 0) + 1
+    return "; ".join(f"{k} ({n})" if n > 1 else k for k, n in keys.items())
+
+
+CLAIM_COLUMNS = ["notebook", "claim", "asserted", "runs", "reached", "failed", "verdict", "failed where"]
+
+
+def claims_table(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """Which of a sweep's notebook's claims (its assertions, :func:`notebook_claims`) held on its
+    runs. A run stops at its first failing assertion: an ok run passed every assertion it reached,
+    a failed run's AssertionError names the claim it failed, and the claims after that one were
+    not reached. One row per claim, in source order (``runs``: complete runs; ``reached``: the runs
+    that got to it; ``failed``: those that failed it; ``failed where``: their grid values, seeds
+    pooled), then one row per other error (a run that raised something else, e.g. a crash; the
+    claims in the cells before the one it stopped in count as reached)."""
+    out = _resolve(out_dir)
+    if not out.is_dir():
+        raise FileNotFoundError(f"no sweep folder at {display_path(out)}: run the sweep first")
+    statuses = [st for rid in _run_ids(out) if (st := _read_status(out / rid)) and st.get("status") in ("ok", "failed")]
+    if not statuses:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    notebook = (read_json(out / MANIFEST_NAME).get("notebook") if (out / MANIFEST_NAME).exists() else None) \
+        or statuses[0]["notebook"]
+    claims = notebook_claims(notebook)
+    n, ok = len(statuses), sum(st["status"] == "ok" for st in statuses)
+    at: dict[int, list[dict[str, Any]]] = {}  # claim index -> grids of the runs that failed it
+    other: dict[str, list[dict[str, Any]]] = {}  # "type: message" -> grids
+    stopped_in: list[int] = []  # code cells where the other failures happened (where known)
+    for st in statuses:
+        if st["status"] == "failed":
+            i = _failed_claim(st.get("error"), claims)
+            if i is None:
+                err = st.get("error") or {}
+                other.setdefault(f"{err.get('type')}: {str(err.get('message'))[:120]}", []).append(st.get("grid") or {})
+                cell = _failed_cell(out / st.get("run_id", ""), st)
+                if cell is not None:
+                    stopped_in.append(cell)
+            else:
+                at.setdefault(i, []).append(st.get("grid") or {})
+    stem = Path(notebook).stem
+    rows = []
+    for i, c in enumerate(claims):
+        failed = len(at.get(i, []))
+        reached = (ok + sum(len(g) for j, g in at.items() if j >= i)
+                   + sum(cell > c["cell"] for cell in stopped_in))  # a failure in an earlier cell: not reached
+        if failed:
+            verdict = f"failed on {failed} of {reached} runs"
+        elif not reached:
+            verdict = "not reached: every run stopped earlier"
+        elif reached == n and c["condition"] is None:
+            verdict = f"held on all {n} runs"
+        else:
+            verdict = f"held on all {reached} runs that reached it" if reached < n else f"did not fail in {n} runs"
+            verdict += " (conditional)" if c["condition"] else ""
+        rows.append({"notebook": stem, "claim": c["claim"],
+                     "asserted": "always" if c["condition"] is None else f"if {c['condition']}",
+                     "runs": n, "reached": reached, "failed": failed, "verdict": verdict,
+                     "failed where": _where(at.get(i, []))})
+    for what, grids in other.items():
+        rows.append({"notebook": stem, "claim": f"(not a claim) {what}", "asserted": "-", "runs": n, "reached": n,
+                     "failed": len(grids), "verdict": f"failed on {len(grids)} of {n} runs", "failed where": _where(grids)})
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1019,7 +1181,8 @@ def _dask_client(scheduler: str | None, workers: int) -> Iterator[tuple[Any, dic
             yield client, _threads_for_cluster(client)
             return
         stack.enter_context(_forkserver_workers())
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        # An ephemeral port for the HTTP server (None means 8787, and a warning when another sweep holds it).
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         stack.callback(_quietly_close, cluster)
         client = Client(cluster)
         stack.callback(_quietly_close, client)

@@ -9,6 +9,7 @@ library, so that the many-run tests stay quick). Run through .venv/bin/pytest: p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -262,6 +263,69 @@ def test_rerun_failed_retries_only_failures(tmp_path):
     assert not (runs[1].folder / "stale.txt").exists()  # files from the failed attempt are gone
     df = pd.read_csv(out / "results.csv")
     assert (df.status == "ok").all() and df.groupby("run_id").size().tolist() == [2, 2, 2]
+
+
+def _claims_notebook(tmp_path: Path) -> Path:
+    """The light fixture with claims before its record: one always checked, one under an ``if``
+    with an f-string message, one without a message, and a non-claim error for x == 3."""
+    import nbformat
+
+    nb = nbformat.read(repo_root() / LIGHT, as_version=4)
+    nb.cells[1].source += "\nflag: bool = True  # check the conditional claim"
+    nb.cells[2:2] = [nbformat.v4.new_code_cell(src) for src in (
+        'assert seed >= 0, "seeds are not negative"',
+        'if flag:\n    assert x > 0, f"x is positive: {x}"',
+        "%time y = 1\nassert x < 10",
+        'if x == 3:\n    raise ValueError("not a claim")',
+    )]
+    path = tmp_path / "claims.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_claims_table_names_the_claim_each_failed_run_failed(tmp_path):
+    nb = _claims_notebook(tmp_path)
+    claims = sweep.notebook_claims(nb)
+    assert [(c["claim"], c["condition"]) for c in claims] == [
+        ("seeds are not negative", None), ("x is positive: …", "flag"), ("assert x < 10", None)]
+    path = write_spec(tmp_path, notebook=str(nb), parameters={"setups": ["only"]},
+                      grid={"x": [-1.0, 3.0, 5.0, 20.0], "seed": [0]})
+    res = sweep.run_sweep(path, workers=2, progress=False)
+    assert res.counts["ok"] == 1 and res.counts["failed"] == 3, res.summary()
+    table = sweep.claims_table(tmp_path / "out").set_index("claim")
+    assert list(table.columns) == [c for c in sweep.CLAIM_COLUMNS if c != "claim"]
+    assert (table.notebook == "claims").all() and (table.runs == 4).all()
+    assert table.loc["seeds are not negative", "verdict"] == "held on all 4 runs"
+    x_pos = table.loc["x is positive: …"]
+    assert (x_pos.asserted, x_pos.failed, x_pos.reached) == ("if flag", 1, 4)  # x=3 failed in a later cell
+    assert x_pos.verdict == "failed on 1 of 4 runs" and x_pos["failed where"] == "x=-1.0"
+    no_msg = table.loc["assert x < 10"]  # matched by the line its traceback points at
+    assert (no_msg.failed, no_msg.reached, no_msg["failed where"]) == (1, 3, "x=20.0")  # x=-1 stopped before it
+    assert no_msg.verdict == "failed on 1 of 3 runs"
+    other = table.loc["(not a claim) ValueError: not a claim"]
+    assert (other.failed, other["failed where"]) == (1, "x=3.0")
+    assert sweep._where([{"x": 1, "seed": 0}, {"x": 1, "seed": 1}, {"x": 2, "seed": 0}]) == "x=1 (2); x=2"
+    assert sweep._where([{"seed": 3}]) == "seed=3"
+
+
+def test_claims_table_of_clean_runs_says_held_or_conditional(tmp_path, recwarn):
+    nb = _claims_notebook(tmp_path)
+    path = write_spec(tmp_path, notebook=str(nb), parameters={"setups": ["only"], "x": 5.0, "flag": False},
+                      grid={"seed": [0, 1]})
+    with socket.socket() as busy:  # another cluster's HTTP port (Dask's default): no warning about it
+        with contextlib.suppress(OSError):
+            busy.bind(("127.0.0.1", 8787))
+            busy.listen()
+        assert sweep.run_sweep(path, workers=1, progress=False).ok
+    assert not [w for w in recwarn if "already in use" in str(w.message)]
+    table = sweep.claims_table(tmp_path / "out").set_index("claim")
+    assert table.loc["seeds are not negative", "verdict"] == "held on all 2 runs"
+    assert table.loc["x is positive: …", "verdict"] == "did not fail in 2 runs (conditional)"
+    assert (table.failed == 0).all() and (table["failed where"] == "").all()
+    (tmp_path / "no-runs-yet").mkdir()
+    assert sweep.claims_table(tmp_path / "no-runs-yet").empty
+    with pytest.raises(FileNotFoundError, match="run the sweep first"):
+        sweep.claims_table(tmp_path / "nowhere")
 
 
 def test_many_kernels_start_at_once(tmp_path):
