@@ -103,7 +103,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.results import display_path, read_json, repo_root, write_json_atomic
+from helpers.results import display_path, read_json, repo_root, write_bytes_atomic, write_json_atomic
 
 # `python -m helpers.sweep` makes worker processes forked from the preloading fork server re-run
 # this module as __mp_main__; runpy then warns that it was already imported. Harmless: silenced.
@@ -673,20 +673,6 @@ def execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
 # Client side: write a finished run, keep the results table
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_run(spec: SweepSpec, run: Run, result: Mapping[str, Any]) -> dict[str, Any]:
     """Write a run's files into its folder, then ``status.json`` last. Returns the status."""
     folder = run.folder
@@ -700,7 +686,7 @@ def _write_run(spec: SweepSpec, run: Run, result: Mapping[str, Any]) -> dict[str
         if rel == STATUS_NAME or root not in dest.parents:
             left_out.append(f"{rel} (not a plain file name inside the run folder)")
             continue
-        _write_bytes_atomic(dest, data)
+        write_bytes_atomic(dest, data)
         written.add(Path(rel).as_posix())
     for p in sorted(folder.rglob("*"), reverse=True):  # files from an earlier attempt
         rel = p.relative_to(folder).as_posix()
@@ -773,7 +759,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    _write_bytes_atomic(path, df.to_csv(index=False).encode("utf-8"))
+    write_bytes_atomic(path, df.to_csv(index=False).encode("utf-8"))
 
 
 def read_results(out_dir: str | os.PathLike) -> pd.DataFrame:

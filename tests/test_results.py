@@ -58,3 +58,9 @@ def test_read_json_errors_are_clear(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         results.read_json(tmp_path / "bad.json")
+
+
+def test_write_bytes_atomic_replaces_whole_file(tmp_path):
+    path = results.write_bytes_atomic(tmp_path / "a.csv", b"x,y\n1,2\n")
+    results.write_bytes_atomic(path, b"x\n")
+    assert path.read_bytes() == b"x\n" and [p.name for p in tmp_path.iterdir()] == ["a.csv"]
