@@ -40,9 +40,13 @@ def strip_run_metadata(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def run_notebook(path: Path, *, in_place: bool = False, parameters: dict | None = None) -> Path:
-    """Execute one notebook with papermill; returns the executed notebook's path."""
-    out = path if in_place else repo_root() / "outputs" / path.stem / f"{path.stem}.ipynb"
+def run_notebook(path: Path, out: Path | None = None, *, in_place: bool = False,
+                 parameters: dict | None = None) -> Path:
+    """Execute one notebook with papermill (kernel cwd: the notebook's folder, as in JupyterLab and
+    nbval) and return the executed notebook's path: ``out``, the notebook itself (``in_place``), or
+    ``outputs/<stem>/<stem>.ipynb``."""
+    if out is None:
+        out = path if in_place else repo_root() / "outputs" / path.stem / f"{path.stem}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(
         str(path), str(out), parameters=parameters or {}, kernel_name="python3",

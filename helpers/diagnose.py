@@ -48,6 +48,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers.results import jsonable
+
 CODE_TABLE = r"""
 Codes
 =====
@@ -278,7 +280,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (non-finite floats become None)."""
         return {"ok": self.ok, "counts": self.counts(), "findings": [f.to_dict() for f in self.findings],
-                "facts": _plain(self.facts)}
+                "facts": jsonable(self.facts, fallback=str)}
 
     def _headline(self) -> str:
         c = self.counts()
@@ -336,27 +338,6 @@ class Report:
                 f"<td {cell}><code>{esc(f.fix)}</code></td></tr>"
             )
         return head + "<table>" + "".join(rows) + "</table>"
-
-
-def _plain(obj: Any) -> Any:
-    """facts -> JSON types: tensors/arrays to lists, non-finite floats to None."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return _plain(obj.detach().cpu().tolist())
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    return str(obj)
 
 
 # --- small helpers ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import platform
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,17 @@ def display_path(path: str | os.PathLike) -> str:
         return str(p)
 
 
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy/pandas/torch scalars and arrays to plain JSON types; NaN/inf become None."""
+def jsonable(obj: Any, fallback: Callable[[Any], Any] | None = None) -> Any:
+    """Convert numpy/pandas/torch scalars and arrays to plain JSON types; NaN/inf become None.
+
+    Other objects are returned as they are (``json.dumps`` then rejects them), or passed through
+    ``fallback`` (e.g. ``str``) when one is given."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, fallback) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v, fallback) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist(), fallback)
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.floating, float)):
@@ -75,12 +78,14 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, pd.DataFrame):
-        return _jsonable(obj.to_dict(orient="records"))
+        return jsonable(obj.to_dict(orient="records"), fallback)
     if isinstance(obj, pd.Series):
-        return _jsonable(obj.to_dict())
+        return jsonable(obj.to_dict(), fallback)
     if hasattr(obj, "tolist") and callable(obj.tolist):  # torch tensors without importing torch
-        return _jsonable(obj.tolist())
-    return obj
+        return jsonable(obj.tolist(), fallback)
+    if obj is None or isinstance(obj, (str, bool, int)) or fallback is None:
+        return obj
+    return fallback(obj)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -103,7 +108,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (see :func:`write_bytes_atomic`)."""
-    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False)
+    text = json.dumps(jsonable(obj), indent=2, allow_nan=False)
     return write_bytes_atomic(path, (text + "\n").encode("utf-8"))
 
 

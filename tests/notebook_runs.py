@@ -1,20 +1,16 @@
-"""Run a book notebook with papermill for the tests (headline metrics, seeds): shared by both."""
+"""Run a book notebook for the tests (headline metrics, seeds): shared by both."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import papermill as pm
+from helpers.book import book_notebooks, run_notebook
+from helpers.results import RECORD_NAME, read_json
 
-from helpers.results import RECORD_NAME, read_json, repo_root
-
-NOTEBOOKS = sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = book_notebooks()
 
 
 def run(notebook: Path, out_dir: Path, **parameters) -> dict:
     """Execute ``notebook`` into ``out_dir`` (its output_dir too) and return its metrics.json record."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(notebook), str(out_dir / notebook.name), kernel_name="python3",
-                        parameters={**parameters, "output_dir": str(out_dir)}, cwd=str(notebook.parent),
-                        progress_bar=False, log_output=False)
+    run_notebook(notebook, out_dir / notebook.name, parameters={**parameters, "output_dir": str(out_dir)})
     return read_json(out_dir / RECORD_NAME)

@@ -64,3 +64,14 @@ def test_write_bytes_atomic_replaces_whole_file(tmp_path):
     path = results.write_bytes_atomic(tmp_path / "a.csv", b"x,y\n1,2\n")
     results.write_bytes_atomic(path, b"x\n")
     assert path.read_bytes() == b"x\n" and [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_jsonable_fallback_for_unknown_objects():
+    class Thing:
+        def __str__(self):
+            return "thing"
+
+    assert results.jsonable({"a": Thing(), "b": [np.float64("inf"), True]}, fallback=str) == {"a": "thing",
+                                                                                              "b": [None, True]}
+    thing = Thing()
+    assert results.jsonable([thing])[0] is thing  # without a fallback, left for json.dumps to reject
