@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import warnings
 
-SUBMODULES = ("bench", "book", "data", "diagnose", "losses", "metrics", "models", "plots", "results", "sweep",
+SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "losses", "metrics", "models", "plots", "results", "sweep",
               "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 

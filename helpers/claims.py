@@ -1,0 +1,168 @@
+"""Claims as data: every sentence the book asserts about a run, recorded with the numbers it was judged on.
+
+A notebook makes a :class:`Ledger` for its output folder and states each claim through it::
+
+    ledger = helpers.claims.Ledger(out, notebook="02_wrong_loss_failure")
+    ledger.claim(
+        "ce_multihot_f1_collapses",
+        "CrossEntropyLoss on float multi-hot targets ranks well but its micro-F1 collapses",
+        holds=ce["micro_f1"] < bce["micro_f1"] - 0.2,
+        evidence={"ce_micro_f1": ce["micro_f1"], "bce_micro_f1": bce["micro_f1"]},
+    )
+    ...
+    results.write_record(out, ..., claims=ledger.records)
+
+Each claim gets one of three statuses:
+
+``held``
+    its test was evaluated and is true;
+``failed``
+    its test was evaluated and is false: the claim is recorded first, then an ``AssertionError``
+    naming the claim and its evidence is raised, so papermill, nbval and the sweep runner see a
+    failed run;
+``not applicable``
+    its preconditions do not hold under the current parameters (other data, fewer setups, too few
+    batches): ``applies=False`` with ``why_not`` saying why. It is never counted as held, and its
+    ``holds`` argument is not evaluated (pass a callable to defer work that would fail then).
+
+The ledger rewrites ``claims.json`` in the output folder after every claim (atomically), so a run
+that stops at a failing claim still leaves the claims it made, the failing one included; the
+sweep's claims table and the tests read that file or the ``claims`` list of ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helpers import results
+
+CLAIMS_NAME = "claims.json"
+HELD, FAILED, NOT_APPLICABLE = "held", "failed", "not applicable"
+STATUSES = (HELD, FAILED, NOT_APPLICABLE)
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_MARK = {HELD: "✔ held", FAILED: "✘ FAILED", NOT_APPLICABLE: "– not applicable"}
+
+
+class ClaimFailed(AssertionError):
+    """A recorded claim did not hold; the message names the claim and its evidence."""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return "[" + ", ".join(_fmt(v) for v in value[:6]) + f", … ({len(value)} values)]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def format_evidence(evidence: Mapping[str, Any]) -> str:
+    """``name=value`` pairs, floats to four significant digits."""
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in evidence.items())
+
+
+@dataclass
+class Ledger:
+    """The claims of one run, written to ``out_dir/claims.json`` as they are made.
+
+    ``notebook`` is stored with each claim so that records from several notebooks can be pooled.
+    ``echo`` prints one line per claim (the notebooks show it; tests may turn it off)."""
+
+    out_dir: str | os.PathLike | None
+    notebook: str = ""
+    echo: bool = True
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.out_dir is not None:
+            self.out_dir = Path(self.out_dir)
+            self._save()  # a rerun into the same folder starts with an empty ledger, not stale claims
+
+    def claim(
+        self,
+        id: str,
+        text: str,
+        holds: bool | Callable[[], bool] | None = None,
+        *,
+        evidence: Mapping[str, Any] | None = None,
+        applies: bool = True,
+        why_not: str = "",
+    ) -> dict[str, Any]:
+        """Record one claim and return its record; raise :class:`ClaimFailed` when it fails.
+
+        ``holds`` is the claim's test (a bool, or a callable returning one, evaluated only when the
+        claim applies); ``evidence`` the numbers it was judged on; ``applies=False`` with a
+        ``why_not`` reason records it as not applicable."""
+        if not isinstance(id, str) or not _ID.match(id):
+            raise ValueError(f"claim id {id!r} must be snake_case (letters, digits, underscores)")
+        if any(r["id"] == id for r in self.records):
+            raise ValueError(f"claim id {id!r} is used twice in {self.notebook or 'this run'}; ids must be unique")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"claim {id!r} needs its sentence as text")
+        applies = bool(applies)
+        if not applies and not why_not:
+            raise ValueError(f"claim {id!r} is not applicable: say why in why_not=")
+        evidence = dict(evidence or {})
+        if not applies:
+            status = NOT_APPLICABLE
+        else:
+            if holds is None:
+                raise ValueError(f"claim {id!r} applies but has no test (holds=)")
+            value = holds() if callable(holds) else holds
+            if not isinstance(value, (bool, int)) and type(value).__name__ not in ("bool_", "bool"):
+                raise TypeError(f"claim {id!r}: holds must be a bool, got {type(value).__name__}")
+            status = HELD if bool(value) else FAILED
+        record = {
+            "id": id,
+            "notebook": self.notebook,
+            "text": text.strip(),
+            "status": status,
+            "evidence": results.jsonable(evidence, str),
+            "why_not": why_not if status == NOT_APPLICABLE else "",
+        }
+        self.records.append(record)
+        self._save()
+        if self.echo:
+            print(describe(record))
+        if status == FAILED:
+            raise ClaimFailed(f"claim {id!r} failed: {record['text']} (evidence: {format_evidence(evidence)})")
+        return record
+
+    def summary(self) -> dict[str, int]:
+        """How many claims held, failed and were not applicable."""
+        return {s: sum(r["status"] == s for r in self.records) for s in STATUSES}
+
+    def _save(self) -> None:
+        if self.out_dir is not None:
+            results.write_json_atomic(Path(self.out_dir) / CLAIMS_NAME, {"notebook": self.notebook,
+                                                                          "claims": self.records})
+
+
+def describe(record: Mapping[str, Any]) -> str:
+    """One readable line for a claim record."""
+    line = f"{_MARK[record['status']]} [{record['id']}] {record['text']}"
+    if record["status"] == NOT_APPLICABLE:
+        return f"{line} — {record['why_not']}"
+    if record.get("evidence"):
+        line += f"  ({format_evidence(record['evidence'])})"
+    return line
+
+
+def read_claims(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The claims of one run: from ``claims.json``, or a ``metrics.json``'s ``claims`` list, or a
+    folder holding either (``claims.json`` first, since it survives a run that failed)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / CLAIMS_NAME if (p / CLAIMS_NAME).exists() else p / results.RECORD_NAME
+    data = results.read_json(p)
+    claims = data.get("claims", []) if isinstance(data, Mapping) else []
+    bad = [c for c in claims if not isinstance(c, Mapping) or c.get("status") not in STATUSES]
+    if bad:
+        raise ValueError(f"{results.display_path(p)} holds claims without a known status: {bad[:2]}")
+    return list(claims)
