@@ -2,7 +2,9 @@
 
 Every file the book writes goes through this module (figures through :mod:`helpers.plots`, which
 calls :func:`output_dir`). A record is written atomically: to a temporary file in the same folder,
-then renamed over the target, so a reader never sees a half-written ``metrics.json``.
+then renamed over the target, so a reader never sees a half-written ``metrics.json``
+(:func:`write_bytes_atomic`, the one atomic writer of the project; a temp file left by a killed
+writer names its process and is removed by the next write, see :func:`remove_stale_temps`).
 
 Record format (``metrics.json``)::
 
@@ -13,13 +15,19 @@ Record format (``metrics.json``)::
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import glob
+import hashlib
 import json
 import math
 import os
 import platform
+import re
+import secrets
+import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -88,12 +96,72 @@ def jsonable(obj: Any, fallback: Callable[[Any], Any] | None = None) -> Any:
     return fallback(obj)
 
 
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RE = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{6})-[0-9a-f]{8}\.tmp$")
+_LEGACY_TEMP_RE = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp's names (before)
+
+
+@functools.lru_cache(maxsize=1)
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def _temp_name(target: str) -> str:
+    """``.<target>.<pid>-<host>-<random>.tmp``: hidden, and naming the process that writes it."""
+    return f".{target}.{os.getpid()}-{_host_tag()}-{secrets.token_hex(4)}{_TEMP_SUFFIX}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else (or no way to tell): keep its file
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike, *, target: str | None = None, any_pid: bool = False,
+                       recursive: bool = False) -> list[Path]:
+    """Remove temporary files that :func:`write_bytes_atomic` left in ``folder`` when its process
+    was killed between creating and renaming them (SIGKILL, power loss). By default only those of
+    dead processes on this machine (the name holds the writer's pid and host); ``any_pid=True``
+    removes every one, for callers that hold a lock guaranteeing no other writer (the sweep
+    runner). ``target`` limits it to the temps of one file name. Returns the removed paths."""
+    folder = Path(folder)
+    pattern = f".{glob.escape(target)}.*{_TEMP_SUFFIX}" if target else f".*{_TEMP_SUFFIX}"
+    found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+    removed = []
+    for p in found:
+        m = _TEMP_RE.match(p.name)
+        legacy = None if m or not any_pid else _LEGACY_TEMP_RE.match(p.name)
+        if (m or legacy) is None or (target is not None and (m or legacy)["target"] != target):
+            continue
+        if not any_pid and (m["host"] != _host_tag() or _pid_alive(int(m["pid"]))):
+            continue
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, then rename.
-    A reader sees the old file or the new one, never half of it; a failure leaves the old file."""
+    A reader sees the old file or the new one, never half of it; a failure leaves the old file.
+
+    The file gets the usual mode for new files under the process's umask (e.g. 0644), not the
+    0600 of ``tempfile.mkstemp``. The temp file's name holds this process's pid, so a temp left
+    by a killed writer is recognised and removed by the next write of the same file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / _temp_name(path.name)
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask, as for any new file
+            break
+        except FileExistsError:  # pragma: no cover - 32 random bits taken by chance
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -101,8 +169,9 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    remove_stale_temps(path.parent, target=path.name)
     return path
 
 

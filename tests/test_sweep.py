@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +28,8 @@ import yaml
 
 from helpers import sweep
 from helpers.results import repo_root
+from helpers.sweep import execution, storage
+from helpers.sweep import spec as spec_mod
 
 FIXTURE = "tests/fixtures/sweep_fixture.ipynb"
 LIGHT = "tests/fixtures/sweep_fixture_light.ipynb"
@@ -106,10 +110,10 @@ def test_spec_error_for_a_declaration_papermill_cannot_read(tmp_path):
 def test_values_are_checked_against_the_declaration(annotation, default, good, bad):
     decl = {"name": "p", "inferred_type_name": annotation, "default": default, "help": ""}
     for v in good:
-        assert sweep._check_value("s.yaml", "parameters.p", v, decl) == v
+        assert spec_mod._check_value("s.yaml", "parameters.p", v, decl) == v
     for v in bad:
         with pytest.raises(sweep.SpecError, match=r"^s\.yaml: parameters\.p: "):
-            sweep._check_value("s.yaml", "parameters.p", v, decl)
+            spec_mod._check_value("s.yaml", "parameters.p", v, decl)
 
 
 def test_cli_reports_spec_errors_with_status_2(tmp_path, capsys):
@@ -168,7 +172,7 @@ def test_execute_run_retries_a_kernel_that_died_before_the_first_cell(monkeypatc
     res = sweep.execute_run(_task({"seed": 1, "setups": ["only"]}))
     assert res["status"] == "ok" and res["attempts"] == 2, res["error"]
     files = dict(res["files"])
-    assert set(files) == {"sweep_fixture_light.ipynb", "metrics.json"}
+    assert set(files) == {"sweep_fixture_light.ipynb", "metrics.json", "claims.json"}
     assert json.loads(files["metrics.json"])["results"][0]["setup"] == "only"
     assert not Path(res["worker_output_dir"]).exists()  # the temporary folder is gone
 
@@ -178,14 +182,14 @@ def test_kernel_start_failure_detection(tmp_path):
 
     nb = tmp_path / "nb.ipynb"
     died = RuntimeError("Kernel died before replying to kernel_info")
-    assert sweep._is_kernel_start_failure(died, nb)  # no notebook saved yet, message matches
-    assert not sweep._is_kernel_start_failure(FileNotFoundError("no such file"), nb)
+    assert execution._is_kernel_start_failure(died, nb)  # no notebook saved yet, message matches
+    assert not execution._is_kernel_start_failure(FileNotFoundError("no such file"), nb)
     nb.write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": None}]}))
-    assert sweep._is_kernel_start_failure(TimeoutError("whatever"), nb)  # saved, nothing ran
+    assert execution._is_kernel_start_failure(TimeoutError("whatever"), nb)  # saved, nothing ran
     nb.write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": 1}]}))
-    assert not sweep._is_kernel_start_failure(died, nb)  # died mid-notebook: a real failure
+    assert not execution._is_kernel_start_failure(died, nb)  # died mid-notebook: a real failure
     pm_err = papermill.PapermillExecutionError(0, 1, "raise ValueError", "ValueError", "boom", [])
-    assert not sweep._is_kernel_start_failure(pm_err, tmp_path / "missing.ipynb")
+    assert not execution._is_kernel_start_failure(pm_err, tmp_path / "missing.ipynb")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +215,7 @@ def test_local_sweep_writes_runs_table_and_isolates_failures(tmp_path, capsys):
             assert {"metrics.json", "figure.png"} <= {p.name for p in folder.iterdir()}
             assert (folder / "figure.png").read_bytes().startswith(b"\x89PNG")
             rec = json.loads((folder / "metrics.json").read_text())
-            assert rec["params"]["label"] == "t" and rec["omp_num_threads"] == str(max(1, sweep._host_threads()[1] // 2))
+            assert rec["params"]["label"] == "t" and rec["omp_num_threads"] == str(max(1, execution._host_threads()[1] // 2))
         else:
             assert s["error"]["type"] == "ValueError"
             assert s["error"]["message"] == f"fixture failed on purpose (seed={s['params']['seed']})"
@@ -249,7 +253,7 @@ def test_rerun_failed_retries_only_failures(tmp_path):
     runs = sweep.plan(spec)
     # An earlier call: seed 0 ok, seed 1 failed, seed 2 never finished (files but no status).
     fake = {"status": "failed", "error": {"type": "RuntimeError", "message": "earlier"}, "files": [("stale.txt", b"x")]}
-    sweep._write_run(spec, runs[1], fake)
+    storage._write_run(spec, runs[1], fake)
     (runs[2].folder).mkdir(parents=True)
     (runs[2].folder / "metrics.json").write_text("half written")
     first = sweep.run_sweep(path, workers=1, progress=False)
@@ -265,67 +269,42 @@ def test_rerun_failed_retries_only_failures(tmp_path):
     assert (df.status == "ok").all() and df.groupby("run_id").size().tolist() == [2, 2, 2]
 
 
-def _claims_notebook(tmp_path: Path) -> Path:
-    """The light fixture with claims before its record: one always checked, one under an ``if``
-    with an f-string message, one without a message, and a non-claim error for x == 3."""
-    import nbformat
-
-    nb = nbformat.read(repo_root() / LIGHT, as_version=4)
-    nb.cells[1].source += "\nflag: bool = True  # check the conditional claim"
-    nb.cells[2:2] = [nbformat.v4.new_code_cell(src) for src in (
-        'assert seed >= 0, "seeds are not negative"',
-        'if flag:\n    assert x > 0, f"x is positive: {x}"',
-        "%time y = 1\nassert x < 10",
-        'if x == 3:\n    raise ValueError("not a claim")',
-    )]
-    path = tmp_path / "claims.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-def test_claims_table_names_the_claim_each_failed_run_failed(tmp_path):
-    nb = _claims_notebook(tmp_path)
-    claims = sweep.notebook_claims(nb)
-    assert [(c["claim"], c["condition"]) for c in claims] == [
-        ("seeds are not negative", None), ("x is positive: …", "flag"), ("assert x < 10", None)]
-    path = write_spec(tmp_path, notebook=str(nb), parameters={"setups": ["only"]},
-                      grid={"x": [-1.0, 3.0, 5.0, 20.0], "seed": [0]})
-    res = sweep.run_sweep(path, workers=2, progress=False)
-    assert res.counts["ok"] == 1 and res.counts["failed"] == 3, res.summary()
-    table = sweep.claims_table(tmp_path / "out").set_index("claim")
-    assert list(table.columns) == [c for c in sweep.CLAIM_COLUMNS if c != "claim"]
-    assert (table.notebook == "claims").all() and (table.runs == 4).all()
-    assert table.loc["seeds are not negative", "verdict"] == "held on all 4 runs"
-    x_pos = table.loc["x is positive: …"]
-    assert (x_pos.asserted, x_pos.failed, x_pos.reached) == ("if flag", 1, 4)  # x=3 failed in a later cell
-    assert x_pos.verdict == "failed on 1 of 4 runs" and x_pos["failed where"] == "x=-1.0"
-    no_msg = table.loc["assert x < 10"]  # matched by the line its traceback points at
-    assert (no_msg.failed, no_msg.reached, no_msg["failed where"]) == (1, 3, "x=20.0")  # x=-1 stopped before it
-    assert no_msg.verdict == "failed on 1 of 3 runs"
-    other = table.loc["(not a claim) ValueError: not a claim"]
-    assert (other.failed, other["failed where"]) == (1, "x=3.0")
-    assert sweep._where([{"x": 1, "seed": 0}, {"x": 1, "seed": 1}, {"x": 2, "seed": 0}]) == "x=1 (2); x=2"
-    assert sweep._where([{"seed": 3}]) == "seed=3"
-
-
-def test_claims_table_of_clean_runs_says_held_or_conditional(tmp_path, recwarn):
-    nb = _claims_notebook(tmp_path)
-    path = write_spec(tmp_path, notebook=str(nb), parameters={"setups": ["only"], "x": 5.0, "flag": False},
-                      grid={"seed": [0, 1]})
+def test_claims_json_travels_back_also_from_a_run_that_failed_at_a_claim(tmp_path, monkeypatch, recwarn):
+    path = write_spec(tmp_path, parameters={"setups": ["only"]}, grid={"x": [1.0, -1.0]})
     with socket.socket() as busy:  # another cluster's HTTP port (Dask's default): no warning about it
         with contextlib.suppress(OSError):
             busy.bind(("127.0.0.1", 8787))
             busy.listen()
-        assert sweep.run_sweep(path, workers=1, progress=False).ok
+        res = sweep.run_sweep(path, workers=2, progress=False)
     assert not [w for w in recwarn if "already in use" in str(w.message)]
-    table = sweep.claims_table(tmp_path / "out").set_index("claim")
-    assert table.loc["seeds are not negative", "verdict"] == "held on all 2 runs"
-    assert table.loc["x is positive: …", "verdict"] == "did not fail in 2 runs (conditional)"
-    assert (table.failed == 0).all() and (table["failed where"] == "").all()
-    (tmp_path / "no-runs-yet").mkdir()
-    assert sweep.claims_table(tmp_path / "no-runs-yet").empty
-    with pytest.raises(FileNotFoundError, match="run the sweep first"):
-        sweep.claims_table(tmp_path / "nowhere")
+    assert res.counts["ok"] == 1 and res.counts["failed"] == 1, res.summary()
+    by_x = {s["params"]["x"]: (tmp_path / "out" / rid, s) for rid, s in statuses(tmp_path / "out").items()}
+    ok_folder, ok_status = by_x[1.0]
+    failed_folder, failed_status = by_x[-1.0]
+    assert "claims.json" in ok_status["files"] and "claims.json" in failed_status["files"]
+    assert failed_status["error"]["type"] == "AssertionError"
+    from helpers.claims import read_claims
+
+    assert [c["status"] for c in read_claims(ok_folder)] == ["held"]
+    failed = read_claims(failed_folder)  # the failing run's file names the claim it failed
+    assert [(c["id"], c["status"]) for c in failed] == [("x_positive", "failed")]
+    assert not (failed_folder / "metrics.json").exists()
+
+    # claims_table is helpers.claims.sweep_table (resolved when called).
+    import helpers.claims
+
+    seen = []
+    monkeypatch.setattr(helpers.claims, "sweep_table", lambda out: seen.append(out) or "table", raising=False)
+    assert sweep.claims_table(tmp_path / "out") == "table" and seen == [tmp_path / "out"]
+
+
+def test_collect_files_sends_claims_and_metrics_even_over_the_size_limit(tmp_path, monkeypatch):
+    for name, size in (("nb.ipynb", 10), ("a_big_figure.png", 100), ("claims.json", 5), ("metrics.json", 5)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    monkeypatch.setattr(execution, "MAX_RESULT_BYTES", 30)
+    files, left_out = execution._collect_files(tmp_path, "nb.ipynb")
+    assert [rel for rel, _ in files] == ["nb.ipynb", "metrics.json", "claims.json"]
+    assert len(left_out) == 1 and left_out[0].startswith("a_big_figure.png")
 
 
 def test_many_kernels_start_at_once(tmp_path):
@@ -387,7 +366,7 @@ def test_sweep_on_an_external_scheduler(tmp_path, dask_cluster):
     assert res.counts["ok"] == 2 and res.counts["failed"] == 2
     st = statuses(tmp_path / "out")
     assert len({s["pid"] for s in st.values()}) == 1  # the one external worker did them all
-    assert all(s["threads"] == sweep._host_threads()[1] for s in st.values())  # 1 worker thread on this host
+    assert all(s["threads"] == execution._host_threads()[1] for s in st.values())  # 1 worker thread on this host
     df = pd.read_csv(tmp_path / "out" / "results.csv")
     assert len(df) == 4 and df.run_id.is_unique
 
@@ -402,12 +381,50 @@ def _start_cli(path: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _wait_for_statuses(out: Path, n: int, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while len(list(out.glob(f"*/{sweep.STATUS_NAME}"))) < n:
-        assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < deadline, "no run finished in time"
-        time.sleep(0.05)
+# Every wait below is on a pipe or a blocking call, with a generous deadline only against a hang
+# (never a sleep that guesses how long a process takes): the CLI prints a line per finished run,
+# the fixture waits on a named pipe per seed until the test opens it, and a killed writer is
+# stopped inside the write by blocking on its stdin, after telling the test so on its stdout.
+HANG = 180.0
+
+
+class Lines:
+    """The lines a child process prints, read on a thread, handed out in order."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc, self.queue, self.seen = proc, queue.Queue(), []
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def expect(self, pattern: str) -> str:
+        """Block until a line matches ``pattern`` (fail if the process ends first or hangs)."""
+        while True:
+            try:
+                line = self.queue.get(timeout=HANG)
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {HANG:.0f} s; got {''.join(self.seen)}") from None
+            assert line is not None, f"ended before printing {pattern!r}:\n{''.join(self.seen)}"
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+
+    def rest(self) -> str:
+        self.thread.join(timeout=HANG)
+        assert not self.thread.is_alive(), "output did not end"
+        return "".join(self.seen) + "".join(iter(self.queue.get_nowait, None))
+
+
+def _open_gate(gates: Path, seed: int) -> None:
+    """Let the run of ``seed`` finish: opening the pipe blocks until its kernel opens the other end."""
+    t = threading.Thread(target=lambda: open(gates / f"seed-{seed}", "w").close(), daemon=True)
+    t.start()
+    t.join(timeout=HANG)
+    assert not t.is_alive(), f"the run of seed {seed} never reached its gate"
 
 
 def _descendants(pid: int) -> list:
@@ -419,39 +436,76 @@ def _descendants(pid: int) -> list:
         return []
 
 
+_KILLED_WRITER = """
+import os, sys
+from helpers import results
+def stop_here(fd):  # inside write_bytes_atomic, after the temp file exists, before its rename
+    print("writing", flush=True)
+    sys.stdin.read()  # the test kills this process here
+os.fsync = stop_here
+results.write_bytes_atomic(sys.argv[1], b"half")
+"""
+
+
+def _kill_a_writer_midway(target: Path) -> None:
+    """What SIGKILL does to the sweep when it lands between an atomic write's temp file and its
+    rename (the flake of issue #11): a process killed there, deterministically."""
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=repo_root())
+    assert Lines(proc).expect("^writing")
+    proc.kill()
+    proc.wait(timeout=HANG)
+    assert list(target.parent.glob(f".{target.name}.*.tmp")), "the killed writer left no temp file"
+
+
 def test_interrupt_and_kill_lose_no_completed_run(tmp_path, capsys):
     import psutil
 
-    path = write_spec(tmp_path, parameters={"setups": ["only"], "sleep": 0.3}, grid={"seed": [0, 1, 2, 3]})
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    for seed in (1, 2, 3):
+        os.mkfifo(gates / f"seed-{seed}")
+    path = write_spec(tmp_path, parameters={"setups": ["only"], "gate": str(gates)}, grid={"seed": [0, 1, 2, 3]})
     out = tmp_path / "out"
 
-    # Ctrl-C after the first run lands: clean stop, summary of what completed, status 130.
+    # Ctrl-C once seed 0 has landed and seed 1 waits at its gate: clean stop, summary, status 130.
     proc = _start_cli(path)
-    _wait_for_statuses(out, 1, proc)
+    lines = Lines(proc)
+    lines.expect(r"^\s+ok\s+seed-0_")
     proc.send_signal(signal.SIGINT)
-    text, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, text
-    assert "INTERRUPTED" in text and "rerun the same command" in text, text
+    assert proc.wait(timeout=HANG) == 130
+    text = lines.rest()
+    assert "INTERRUPTED" in text and "rerun the same command" in text and "ok 1, failed 0" in text, text
     first = statuses(out)
-    assert 1 <= len(first) < 4 and all(s["status"] == "ok" for s in first.values()), (first, text)
+    assert [s["params"]["seed"] for s in first.values()] == [0] and all(s["status"] == "ok" for s in first.values())
     assert set(pd.read_csv(out / "results.csv").run_id) == set(first), text
-    assert f"ok {len(first)}, failed 0" in text, text
 
-    # SIGKILL after one more run lands: nothing cleans up, the workers and kernels go by themselves.
+    # SIGKILL once seed 1 has landed and seed 2 waits: nothing cleans up; workers and kernels go by themselves.
     proc = _start_cli(path)
-    _wait_for_statuses(out, len(first) + 1, proc)
+    lines = Lines(proc)
+    _open_gate(gates, 1)
+    lines.expect(r"^\s+ok\s+seed-1_")
     children = _descendants(proc.pid)
     proc.kill()
-    proc.communicate(timeout=30)
-    gone, alive = psutil.wait_procs(children, timeout=30)
+    proc.wait(timeout=HANG)
+    lines.rest()
+    gone, alive = psutil.wait_procs(children, timeout=HANG)
     assert not alive, f"left running after SIGKILL: {alive}"
     second = statuses(out)
-    assert len(second) > len(first) and all(second[rid] == s for rid, s in first.items()), (first, second)
+    assert sorted(s["params"]["seed"] for s in second.values()) == [0, 1]
+    assert all(second[rid] == s for rid, s in first.items())
+
+    # A sweep killed inside an atomic write leaves its temp file: the next run removes it.
+    _kill_a_writer_midway(out / "results.csv")
+    _kill_a_writer_midway(next(iter(out / rid for rid in second)) / "metrics.json")
+    (out / ".results.csv.k3j_9x2a.tmp").write_text("left by tempfile.mkstemp before the fix")
 
     # Resume (the CLI's main, in this process): only the missing runs execute; each run once in results.csv.
+    for seed in (2, 3):
+        (gates / f"seed-{seed}").unlink()
     assert sweep.main([str(path), "--workers", "1", "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert f"ok {4 - len(second)}, failed 0" in text and f"skipped {len(second)} done earlier" in text, text
+    assert "ok 2, failed 0" in text and "skipped 2 done earlier" in text, text
     final = statuses(out)
     assert len(final) == 4 and all(final[rid] == s for rid, s in second.items())
     df = pd.read_csv(out / "results.csv")

@@ -1,0 +1,415 @@
+"""Sweep execution: run one notebook with papermill on a Dask worker, and the Dask cluster around it.
+
+The worker side (:func:`execute_run`) executes the notebook text it is sent into a temporary
+folder and returns the run's status and the bytes of every file the run wrote (the executed
+notebook, ``metrics.json``, ``claims.json``, figures), so no shared filesystem is needed. The
+client side (:func:`dask_client`) starts a LocalCluster or connects to a scheduler, failing fast
+with one line when no Dask scheduler answers at the address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from helpers.sweep.spec import RUNNER_PARAM, SweepSpec
+
+KERNEL_NAME = "python3"
+KERNEL_START_RETRIES = 3
+KERNEL_START_TIMEOUT_S = 120
+SCHEDULER_TIMEOUT_S = 10.0  # hard deadline to reach a Dask scheduler and hear it answer
+MAX_RESULT_BYTES = 64 * 2**20  # what one run may send back; the executed notebook always goes
+# Sent back first, so the size limit never drops them: they say what the run did and claimed.
+PRIORITY_FILES = ("metrics.json", "claims.json")
+_KERNEL_FAILURE_PATTERNS = (
+    "kernel died",
+    "address already in use",
+    "timeout waiting for kernel",
+    "kernel didn't respond",
+    "timed out waiting for kernel",
+)
+
+
+class SchedulerError(RuntimeError):
+    """No Dask scheduler answers at the address given (nothing listens, or something else does)."""
+
+# --------------------------------------------------------------------------------------------
+# Worker side: execute one run into a temporary folder and send the files back
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@contextlib.contextmanager
+def _kernel_start_lock() -> Iterator[None]:
+    """An exclusive lock per machine and user, in the system temp folder (no-op where fcntl is
+    missing, the file cannot be opened, or HELPERS_SWEEP_KERNEL_LOCK=0)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    if os.environ.get("HELPERS_SWEEP_KERNEL_LOCK", "1") == "0":
+        yield
+        return
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    try:
+        f = open(Path(tempfile.gettempdir()) / f"helpers-sweep-kernel-start-{uid}.lock", "a+")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def _kernel_manager_class(env: Mapping[str, str]) -> type:
+    """An AsyncKernelManager that gives the kernel ``env`` and starts under the machine's
+    kernel-start lock, held until the kernel has bound its five ports."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    extra_env = dict(env)
+
+    class SweepKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**(kw.get("env") or os.environ), **extra_env}
+            supports_curve = getattr(self, "_kernel_supports_curve_encryption", None)  # recent jupyter_client only
+            if supports_curve is not None and zmq.has("curve") and supports_curve():
+                kw.setdefault("transport_encryption", "auto")  # else recent kernels warn about plain TCP
+            with _kernel_start_lock():
+                await super().start_kernel(**kw)
+                await self._wait_ports_bound(deadline=time.monotonic() + 30)
+
+        async def _wait_ports_bound(self, deadline: float) -> None:
+            import asyncio
+
+            if self.transport != "tcp":
+                return
+            ports = [self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port]
+            while time.monotonic() < deadline and await self.is_alive():
+                if all(_port_open(self.ip, p) for p in ports):
+                    return
+                await asyncio.sleep(0.05)
+
+    return SweepKernelManager
+
+
+def _port_open(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _executed_cells(nb_path: Path) -> int | None:
+    """How many code cells ran in a saved notebook; None if it cannot be read."""
+    try:
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        return sum(1 for c in nb.get("cells", []) if c.get("cell_type") == "code" and c.get("execution_count"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _is_kernel_start_failure(exc: BaseException, nb_path: Path) -> bool:
+    """A failure before the first cell ran (kernel start-up), worth retrying."""
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    if isinstance(exc, papermill.PapermillExecutionError | NoSuchKernel):
+        return False
+    executed = _executed_cells(nb_path)
+    if executed:  # code ran: a real failure (a crash mid-notebook is not retried)
+        return False
+    msg = f"{type(exc).__name__}: {exc}".lower()
+    return any(p in msg for p in _KERNEL_FAILURE_PATTERNS) or executed == 0
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _error_info(exc: BaseException) -> dict[str, Any]:
+    import papermill
+
+    if isinstance(exc, papermill.PapermillExecutionError):
+        tb = _ANSI.sub("", "\n".join(exc.traceback or []))
+        return {"type": exc.ename, "message": str(exc.evalue), "cell": exc.exec_count,
+                "where": "notebook", "traceback": tb[-4000:]}
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"type": type(exc).__name__, "message": str(exc), "cell": None, "where": "runner",
+            "traceback": tb[-4000:]}
+
+
+def _collect_files(folder: Path, first: str) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """(relative path, bytes) of every regular file under ``folder``: ``first`` (the executed
+    notebook), then :data:`PRIORITY_FILES`, then the rest, up to MAX_RESULT_BYTES in all (the
+    notebook and the priority files always go); the rest listed as left out."""
+    must = (first, *PRIORITY_FILES)
+
+    def order(rel: str) -> tuple[int, str]:
+        return (must.index(rel) if rel in must else len(must), rel)
+
+    paths = sorted((p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()),
+                   key=lambda p: order(p.relative_to(folder).as_posix()))
+    files, left_out, total = [], [], 0
+    for p in paths:
+        rel = p.relative_to(folder).as_posix()
+        size = p.stat().st_size
+        if rel not in must and total + size > MAX_RESULT_BYTES:
+            left_out.append(f"{rel} ({size} bytes; over the {MAX_RESULT_BYTES >> 20} MiB a run sends back)")
+            continue
+        files.append((rel, p.read_bytes()))
+        total += size
+    return files, left_out
+
+
+def _host_threads() -> tuple[str, int]:
+    """(host name, usable cores) of the machine this runs on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return socket.gethostname(), cores
+
+
+_TMP_PREFIX = "helpers-sweep-"
+
+
+def _remove_stale_tmp() -> None:
+    """Remove temporary run folders left on this machine by worker processes that were killed
+    mid-run (their names hold the pid that made them)."""
+    for d in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*-*"):
+        m = re.fullmatch(re.escape(_TMP_PREFIX) + r"(\d+)-\w+", d.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:  # alive, or not ours to signal
+            pass
+
+
+def _notebook_dir(task: Mapping[str, Any]) -> Path | None:
+    """The kernel's working directory: the notebook's folder, as on the client (same machine or
+    shared filesystem), else in this worker's copy of the project, else None (a temporary folder)."""
+    here = Path(task.get("notebook_dir") or "")
+    if here.is_absolute() and here.is_dir():
+        return here
+    try:
+        from helpers.results import repo_root as worker_root
+    except ImportError:
+        return None
+    there = worker_root() / Path(task["notebook"]).parent
+    return there if there.is_dir() else None
+
+
+def execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Execute one run (on a worker): the notebook text in ``task['notebook_text']`` with
+    ``task['params']`` and a temporary ``output_dir``; return status and the files' bytes.
+    Never raises for a failing notebook or kernel: the failure is in the returned status."""
+    import papermill
+
+    started, t0 = _now(), time.perf_counter()
+    host, _ = _host_threads()
+    threads = task.get("threads", {}).get(host)
+    env = {} if threads is None else {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    nb_name = Path(task["notebook"]).name
+    nb_dir = _notebook_dir(task)
+    _remove_stale_tmp()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+    try:
+        nb_in = tmp / nb_name
+        nb_in.write_text(task["notebook_text"], encoding="utf-8")
+        attempt, error, run_dir = 0, None, tmp
+        while True:
+            attempt += 1
+            run_dir = tmp / f"attempt-{attempt}"
+            run_dir.mkdir()
+            nb_out = run_dir / nb_name
+            try:
+                papermill.execute_notebook(
+                    str(nb_in), str(nb_out),
+                    parameters={**task["params"], RUNNER_PARAM: str(run_dir)},
+                    kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
+                    cwd=str(nb_dir or run_dir),
+                    start_timeout=KERNEL_START_TIMEOUT_S,
+                    kernel_manager_class=_kernel_manager_class(env),
+                )
+                error = None
+            except Exception as e:  # recorded, never raised: one run must not stop the others
+                error = e
+                if attempt <= KERNEL_START_RETRIES and _is_kernel_start_failure(e, nb_out):
+                    time.sleep(random.uniform(0.2, 1.0) * attempt)
+                    continue
+            break
+        files, left_out = _collect_files(run_dir, nb_name)
+        finished = _now()
+        return {
+            "run_id": task["run_id"],
+            "status": "ok" if error is None else "failed",
+            "error": None if error is None else _error_info(error),
+            "executed_notebook": nb_name if any(rel == nb_name for rel, _ in files) else None,
+            "started": started,
+            "finished": finished,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "attempts": attempt,
+            "host": host,
+            "pid": os.getpid(),
+            "threads": threads,
+            "worker_output_dir": str(run_dir),
+            "files": files,
+            "files_left_out": left_out,
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _threads_for_local(workers: int) -> dict[str, int]:
+    host, cores = _host_threads()
+    return {host: max(1, cores // workers)}
+
+
+def _threads_for_cluster(client: Any) -> dict[str, int]:
+    """Torch threads per kernel for each machine: its cores over the worker threads it runs."""
+    hosts = client.run(_host_threads)  # {worker address: (host, cores)}
+    nthreads = {w: info.get("nthreads", 1) for w, info in client.scheduler_info(n_workers=-1)["workers"].items()}
+    per_host: dict[str, list[int]] = {}
+    for addr, (host, cores) in hosts.items():
+        per_host.setdefault(host, [cores, 0])[1] += nthreads.get(addr, 1)
+    return {host: max(1, cores // max(1, n)) for host, (cores, n) in per_host.items()}
+
+
+@contextlib.contextmanager
+def _forkserver_workers() -> Iterator[None]:
+    """Start local worker processes from a fork server that has already imported this module,
+    papermill and the ``helpers`` package, instead of spawning fresh interpreters that each
+    import them again (seconds of CPU per worker). Where fork servers do not exist (Windows),
+    Dask's default applies."""
+    import multiprocessing
+
+    import dask
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        yield
+        return
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        try:
+            from distributed.utils import get_mp_context
+
+            get_mp_context().set_forkserver_preload(  # no effect once the fork server runs
+                ["distributed", "papermill", "nbclient", "jupyter_client", "helpers.sweep.execution"])
+        except Exception:  # a Dask without this helper: its own preload list then
+            pass
+        yield
+
+
+def _notebook_text(spec: SweepSpec) -> str:
+    """The notebook as sent to workers: outputs cleared (they are recomputed)."""
+    import nbformat
+
+    nb = nbformat.read(spec.notebook_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nbformat.writes(nb)
+
+
+def check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT_S) -> None:
+    """Raise :class:`SchedulerError` (one line) unless a Dask scheduler answers at ``address``
+    within ``timeout`` seconds: a refused connection fails at once (Dask itself would retry for
+    its whole connect timeout), and a port where something else listens (an HTTP server, e.g. the
+    dashboard's 8787) fails at the deadline instead of hanging."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    def fail(why: str) -> SchedulerError:
+        return SchedulerError(f"no Dask scheduler at {address} ({why})")
+
+    try:
+        scheme, loc = parse_address(address)
+        host, port = parse_host_port(loc) if scheme in ("tcp", "tls") else (None, None)
+    except (ValueError, TypeError) as e:
+        raise SchedulerError(f"no Dask scheduler at {address} (not an address like tcp://HOST:8786: {e})") from None
+    if host is not None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except TimeoutError:
+            raise fail(f"no answer within {timeout:g} s") from None
+        except OSError as e:
+            raise fail(e.strerror or type(e).__name__) from None
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def ask() -> Any:
+        return asyncio.run(asyncio.wait_for(identity(), timeout))
+
+    pool = ThreadPoolExecutor(1)  # its own event loop, also when the caller's loop runs (Jupyter)
+    try:
+        reply = pool.submit(ask).result()
+    except TimeoutError:
+        raise fail(f"something listens there but gave no Dask answer within {timeout:g} s; "
+                   "is it the dashboard's port (8787)? The scheduler's is usually 8786") from None
+    except Exception as e:  # closed, garbled, refused: not a Dask scheduler
+        raise fail(f"something listens there but does not speak Dask: {type(e).__name__}") from None
+    finally:
+        pool.shutdown(wait=False)
+    if not isinstance(reply, Mapping) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, Mapping) else type(reply).__name__
+        raise fail(f"it answers as {kind}, not as a scheduler")
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None, workers: int) -> Iterator[tuple[Any, dict[str, int]]]:
+    """(client, torch threads per kernel by host): on the cluster at ``scheduler``, else on a new
+    LocalCluster of ``workers`` single-threaded processes. Closed on exit, interrupts included."""
+    from distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            check_scheduler(scheduler)
+            client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+            stack.callback(_quietly_close, client)
+            yield client, _threads_for_cluster(client)
+            return
+        stack.enter_context(_forkserver_workers())
+        # An ephemeral port for the HTTP server (None means 8787, and a warning when another sweep holds it).
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        stack.callback(_quietly_close, cluster)
+        client = Client(cluster)
+        stack.callback(_quietly_close, client)
+        yield client, _threads_for_local(workers)
+
+
+def _quietly_close(obj: Any) -> None:
+    with contextlib.suppress(Exception):
+        obj.close(timeout=10)
+
