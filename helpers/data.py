@@ -21,6 +21,7 @@ imbalance ratio per label IRLbl and its mean MeanIR (Charte et al., 2015).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -101,6 +102,78 @@ class MultiLabelData:
         card = float(self.Y_train.sum(axis=1, dtype=np.float64).mean())
         return (f"{self.name} ({self.kind} {shape}): {sizes}, {self.n_labels} labels, "
                 f"cardinality {card:.3f} (train)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameters
+
+
+def check_seed(seed: Any) -> int:
+    """A seed must be an int >= 0 (NumPy's generators and the stratified splitter refuse others)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise DataError(f"seed={seed!r} is {type(seed).__name__}: give a whole number >= 0, e.g. seed=0")
+    if seed < 0:
+        raise DataError(f"seed={seed!r}: seeds must be >= 0, e.g. seed=0")
+    return int(seed)
+
+
+def _check_count(value: Any, what: str, noun: str = "example") -> int:
+    """A size parameter (``n_train``...) must be a whole number >= 1 (``2000.0`` is accepted)."""
+    integral = isinstance(value, (float, np.floating)) and float(value).is_integer()
+    if isinstance(value, bool) or not (isinstance(value, (int, np.integer)) or integral):
+        hint = f" (without quotes: {what}={value.strip()})" if isinstance(value, str) and value.strip().isdigit() else ""
+        raise DataError(f"{what}={value!r} is {type(value).__name__}: give a whole number >= 1{hint}")
+    if value < 1:
+        raise DataError(f"{what}={value!r}: each split needs at least one {noun}")
+    return int(value)
+
+
+def _check_fraction(value: Any, what: str) -> float:
+    """A fraction parameter (``val_fraction``...) must be a number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        hint = ""
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                hint = f" (without quotes: {what}={float(value)!r})"
+        raise DataError(f"{what}={value!r} is {type(value).__name__}: give a number between 0 and 1{hint}")
+    if not 0 < value < 1:
+        raise DataError(f"{what}={value!r}: must be between 0 and 1")
+    return float(value)
+
+
+def stratified_split(Y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows into (keep, take) sorted index arrays, ``take`` holding about ``fraction`` of
+    the rows, stratified over all labels at once: iterative stratification (Sechidis et al.,
+    2011; Szymański and Kajdanowicz, 2017) via ``iterstrat``'s ``MultilabelStratifiedShuffleSplit``.
+    Each label's positives are shared out in proportion, so a rare label keeps positives on both
+    sides where a random split can leave one side without any. The sizes are close to, not
+    exactly, ``fraction`` (the algorithm places rows label by label). Deterministic for a ``seed``."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    Y = np.asarray(Y)
+    check_labels(Y, "Y")
+    fraction = _check_fraction(fraction, "fraction")
+    seed = check_seed(seed)
+    n = len(Y)
+    k = int(np.ceil(fraction * n))
+    if k < 1 or k >= n:
+        raise DataError(f"fraction={fraction} of {n} rows leaves an empty split; use more data or another fraction")
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    keep, take = next(splitter.split(np.zeros((n, 1)), Y.astype(np.int64)))
+    if not len(keep) or not len(take):
+        raise DataError(f"fraction={fraction} of {n} rows leaves an empty split; use more data or another fraction")
+    return np.sort(keep), np.sort(take)
+
+
+def random_split(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The plain seeded random (keep, take) split of ``n`` rows with the same sizes as
+    :func:`stratified_split`, for comparing the two."""
+    fraction = _check_fraction(fraction, "fraction")
+    k = int(np.ceil(fraction * n))
+    if k < 1 or k >= n:
+        raise DataError(f"fraction={fraction} of {n} rows leaves an empty split; use more data or another fraction")
+    perm = np.random.default_rng(check_seed(seed)).permutation(n)
+    return np.sort(perm[k:]), np.sort(perm[:k])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,10 +319,8 @@ def make_scenes(n_train: int = 2000, n_val: int = 500, n_test: int = 1000, *, gr
         raise DataError(f"grid={grid!r}: need at least one row and one column of cells")
     lo, hi = _objects_range(objects, gh * gw)
     log_w = np.log(_tail_weights(tail))
-    sizes = {"train": n_train, "val": n_val, "test": n_test}
-    for s, n in sizes.items():
-        if int(n) != n or n < 1:
-            raise DataError(f"n_{s}={n!r}: each split needs at least one scene")
+    sizes = {s: _check_count(n, f"n_{s}", "scene") for s, n in (("train", n_train), ("val", n_val), ("test", n_test))}
+    seed = check_seed(seed)
 
     _, target = _digits()
     pool_rng, *split_rngs = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
@@ -343,6 +414,15 @@ def _check_train_positives(Y_train: np.ndarray, label_names: Sequence[str], carv
                         f"cannot learn them. Drop those label columns or get more data with them")
 
 
+def _check_train_negatives(Y_train: np.ndarray, label_names: Sequence[str]) -> None:
+    full = np.flatnonzero(np.asarray(Y_train).min(axis=0) == 1)
+    if len(full):
+        names = ", ".join(repr(label_names[j]) for j in full)
+        raise DataError(f"label(s) {names} are positive in every training row; a label that never varies "
+                        f"cannot be learned or evaluated (no negatives: its pos_weight is 0 and its metrics "
+                        f"are undefined). Drop those label columns")
+
+
 def _names(values: Any, n: int, what: str, default_prefix: str) -> list[str]:
     if values is None:
         return [f"{default_prefix}{i}" for i in range(n)]
@@ -357,15 +437,13 @@ def _names(values: Any, n: int, what: str, default_prefix: str) -> list[str]:
 # Your own data
 
 
-def _carve(n: int, fraction: float, rng: np.random.Generator, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random (keep, take) row indices with ``round(fraction * n)`` rows taken."""
-    if not 0 < fraction < 1:
-        raise DataError(f"{what}={fraction!r}: must be between 0 and 1")
-    k = round(fraction * n)
-    if k < 1 or k >= n:
-        raise DataError(f"{what}={fraction} of {n} rows leaves an empty split; use more data or another fraction")
-    perm = rng.permutation(n)
-    return np.sort(perm[k:]), np.sort(perm[:k])
+def _carve(Y: np.ndarray, fraction: float, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (keep, take) row indices with about ``fraction`` of the rows taken."""
+    fraction = _check_fraction(fraction, what)
+    try:
+        return stratified_split(Y, fraction, seed)
+    except DataError as e:
+        raise DataError(f"{what}={fraction}: {e}") from None
 
 
 def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, feature_names: Any,
@@ -391,35 +469,80 @@ def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, fea
     for s in splits:
         check_features(arrays[f"X_{s}"], f"X_{s}", feature_names)
 
+    if n_labels < 2:
+        raise DataError(f"Y_train has a single label column ({label_names[0]!r}); that is binary "
+                        f"classification, not multi-label: a multi-label data set needs at least two label "
+                        f"columns (for one 0/1 target, use a binary classifier)")
     carved = "X_val" not in arrays
     if carved:
-        keep, take = _carve(len(arrays["X_train"]), val_fraction, np.random.default_rng(seed), "val_fraction")
+        keep, take = _carve(arrays["Y_train"], val_fraction, seed, "val_fraction")
         X, Y = arrays["X_train"], arrays["Y_train"]
         arrays.update(X_train=X[keep], Y_train=Y[keep], X_val=X[take], Y_val=Y[take])
-        info["val_carved_from_train"] = {"val_fraction": val_fraction, "seed": seed}
+        info["val_carved_from_train"] = {"val_fraction": val_fraction, "seed": seed, "stratified": True}
     _check_train_positives(arrays["Y_train"], label_names, carved)
+    _check_train_negatives(arrays["Y_train"], label_names)
 
-    out = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+    with np.errstate(over="ignore"):  # values beyond float32 become inf here; refused below, by name
+        out = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
     if kind == "tabular":
         Xtr = arrays["X_train"].astype(np.float64)
-        mean = Xtr.mean(axis=0)
-        std = Xtr.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = Xtr.mean(axis=0)
+            std = Xtr.std(axis=0)
+        overflow = ~(np.isfinite(mean) & np.isfinite(std))
+        if overflow.any():
+            j = int(np.flatnonzero(overflow)[0])
+            big = float(np.max(np.abs(Xtr[:, j])))
+            raise DataError(f"X_train feature {feature_names[j]!r} has values up to {big:.3g}: its standard "
+                            f"deviation overflows float64, so standardizing would turn it into 0s. Rescale it "
+                            f"first (e.g. divide by {10 ** np.floor(np.log10(big)):.0e}, or take a log)")
         constant = np.ptp(Xtr, axis=0) == 0
         std[constant] = 1.0  # constant column: centre it, do not divide by ~0
         for s in SPLITS:
             out[f"X_{s}"] = ((arrays[f"X_{s}"].astype(np.float64) - mean) / std).astype(np.float32)
         info["standardize"] = {"mean": mean, "std": std, "fitted_on": "train",
                                "constant_features": [feature_names[j] for j in np.flatnonzero(constant)]}
+    for s in SPLITS:  # the model computes in float32: a finite float64 can still become inf here
+        X32 = out[f"X_{s}"]
+        if not np.isfinite(X32).all():
+            loc = _first_index(~np.isfinite(X32))
+            raise DataError(f"X_{s} has values beyond the float32 range (|x| > {np.finfo(np.float32).max:.3g}; "
+                            f"first at row {loc[0]}: {arrays[f'X_{s}'][loc]:.3g}), which become inf in float32, "
+                            f"the precision the model computes in; rescale the inputs (e.g. to [0, 1])")
     return MultiLabelData(name=name, kind=kind, label_names=label_names, feature_names=feature_names,
                           info=info, **out)
+
+
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
+
+
+def _check_npz_member(npz: Any, key: str, shown: str) -> None:
+    """Refuse an array whose header claims more data than its zip entry holds (a corrupt or
+    hostile file), before NumPy allocates the claimed shape."""
+    try:
+        info = npz.zip.getinfo(f"{key}.npy")
+        with npz.zip.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            header_len = f.tell()
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError):
+        return  # np.load's own error follows, with its message
+    if dtype.hasobject:
+        return  # refused as an object array by the caller
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed > info.file_size - header_len:
+        raise DataError(f"{shown}: array {key!r} claims shape {shape} of {dtype} ({claimed:,} bytes) but the file "
+                        f"holds {info.file_size - header_len:,} bytes for it; the file is truncated or corrupt. "
+                        f"Re-save it with np.savez")
 
 
 def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0) -> MultiLabelData:
     """Load a ``.npz`` with ``X_train, Y_train, X_test, Y_test`` and optionally ``X_val, Y_val``,
     ``label_names``, ``feature_names`` (string arrays) and a 0-d string ``source``.
 
-    Without ``X_val``/``Y_val``, a seeded random ``val_fraction`` of the training rows becomes the
-    validation split. X may be tabular ``(N, F)`` (then standardized with the training split's
+    Without ``X_val``/``Y_val``, a seeded, label-stratified ``val_fraction`` of the training rows
+    becomes the validation split (:func:`stratified_split`). X may be tabular ``(N, F)`` (then standardized with the training split's
     mean and std; constant columns are only centred), or images ``(N, H, W)`` / ``(N, C, H, W)``
     (kept as they are, a channel added to 3-D arrays). The file is read with
     ``allow_pickle=False``: object arrays are refused, since unpickling can run arbitrary code.
@@ -428,8 +551,19 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
     shown = display_path(path)
     if not path.is_file():
         raise DataError(f"no file at {shown}")
+    seed = check_seed(seed)
+    val_fraction = _check_fraction(val_fraction, "val_fraction")
     if path.stat().st_size == 0:
         raise DataError(f"{shown} is empty (0 bytes); re-save it with np.savez(path, X_train=..., Y_train=..., ...)")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x93NUMPY"):
+        raise DataError(f"{shown} holds a single array, not an .npz archive of named arrays (it is in .npy format); "
+                        f"save it with np.savez(path, X_train=..., Y_train=..., X_test=..., Y_test=...)")
+    if not head.startswith(_ZIP_SIGNATURES):
+        raise DataError(f"{shown} is not an .npz file: it does not start with the zip signature of np.savez "
+                        f"archives (its first bytes are {head!r}); save your arrays with np.savez(path, "
+                        f"X_train=..., Y_train=..., X_test=..., Y_test=...)")
     try:
         npz = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
@@ -450,6 +584,7 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
         wanted = [*required, "X_val", "Y_val", "label_names", "feature_names", "source"]
         loaded: dict[str, np.ndarray] = {}
         for key in (k for k in wanted if k in present):
+            _check_npz_member(npz, key, shown)
             try:
                 loaded[key] = npz[key]
             except ValueError as e:
@@ -467,21 +602,22 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
                      feature_names=loaded.get("feature_names"), val_fraction=val_fraction, seed=seed, info=info)
 
 
-def _random_split(n: int, val_fraction: float, test_fraction: float, rng: np.random.Generator,
-                  shown: str) -> dict[str, np.ndarray]:
-    """Seeded random train / val / test row indices (each sorted) for a file without a split."""
-    for what, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 < f < 1:
-            raise DataError(f"{what}={f!r}: must be between 0 and 1")
+def _file_split(Y: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
+                shown: str) -> dict[str, np.ndarray]:
+    """Stratified train / val / test row indices (each sorted) for a file without a split:
+    ``test_fraction`` of the rows to test, then ``val_fraction`` of all rows from the rest to val."""
+    val_fraction = _check_fraction(val_fraction, "val_fraction")
+    test_fraction = _check_fraction(test_fraction, "test_fraction")
     if val_fraction + test_fraction >= 1:
         raise DataError(f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no training rows")
+    n = len(Y)
     n_test, n_val = round(test_fraction * n), round(val_fraction * n)
     if min(n_test, n_val, n - n_test - n_val) < 1:
         raise DataError(f"{shown} has {n} rows: too few for a train / val / test split with val_fraction="
                         f"{val_fraction} and test_fraction={test_fraction}; add rows or a split column")
-    perm = rng.permutation(n)
-    return {"test": np.sort(perm[:n_test]), "val": np.sort(perm[n_test:n_test + n_val]),
-            "train": np.sort(perm[n_test + n_val:])}
+    rest, test = stratified_split(Y, test_fraction, seed)
+    train, val = stratified_split(Y[rest], min(val_fraction / (1 - test_fraction), 1 - 1 / len(rest)), seed)
+    return {"test": test, "val": np.sort(rest[val]), "train": np.sort(rest[train])}
 
 
 def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "label_", split_column: str = "split",
@@ -491,12 +627,15 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
     ``label_columns`` is a list of column names or a prefix (default ``"label_"``; the prefix is
     stripped from the label names). Every other column is a feature and must be numeric, except
     the optional ``split_column`` with values ``train`` / ``val`` / ``test`` (without ``val`` rows,
-    ``val_fraction`` of train becomes val). Without that column, a seeded random split puts
-    ``test_fraction`` and ``val_fraction`` of the rows in test and val. Features are standardized
+    ``val_fraction`` of train becomes val). Without that column, a seeded stratified split
+    (:func:`stratified_split`) puts ``test_fraction`` and ``val_fraction`` of the rows in test and val. Features are standardized
     with the training split's statistics.
     """
     path = Path(path)
     shown = display_path(path)
+    seed = check_seed(seed)
+    val_fraction = _check_fraction(val_fraction, "val_fraction")
+    test_fraction = _check_fraction(test_fraction, "test_fraction")
     if not path.is_file():
         raise DataError(f"no file at {shown}")
     try:
@@ -541,7 +680,6 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
     check_labels(Y, f"{shown} label columns")
     check_features(X, f"{shown} features", features)
 
-    rng = np.random.default_rng(seed)
     info: dict[str, Any] = {"path": shown, "label_columns": labels}
     if has_split:
         split = df[split_column].astype(str).str.strip().str.lower().to_numpy()
@@ -555,8 +693,9 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
         idx = {s: np.flatnonzero(split == s) for s in SPLITS}
         info["split"] = f"column {split_column!r}"
     else:
-        idx = _random_split(len(df), val_fraction, test_fraction, rng, shown)
-        info["split"] = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
+        idx = _file_split(Y, val_fraction, test_fraction, seed, shown)
+        info["split"] = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
+                         "stratified": True}
     arrays = {f"{v}_{s}": a[idx[s]] for s in SPLITS if len(idx.get(s, ())) for v, a in (("X", X), ("Y", Y))}
     return _assemble(path.stem, arrays, label_names=label_names, feature_names=features,
                      val_fraction=val_fraction, seed=seed, info=info)
@@ -573,10 +712,14 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     parameters (``n_train``, ``grid``, ``objects``, ``tail``...), so for a file those are accepted
     and ignored; file options (``val_fraction``, ``test_fraction``, ``label_columns``,
     ``split_column``) go to the file loader and are ignored for scenes. ``seed`` seeds the scenes,
-    or the random validation / test split of a file that has none.
+    or the stratified validation / test split of a file that has none.
     """
     if isinstance(data, MultiLabelData):
         return data
+    seed = check_seed(seed)
+    for what in ("val_fraction", "test_fraction"):  # checked for scenes too, which ignore them
+        if what in kwargs:
+            kwargs[what] = _check_fraction(kwargs[what], what)
     if str(data) == "scenes":
         return make_scenes(seed=seed, **{k: v for k, v in kwargs.items() if k not in _FILE_KWARGS})
     given = Path(data).expanduser()

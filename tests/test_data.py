@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -340,8 +342,12 @@ def test_npz_empty_and_garbage_files(tmp_path):
     with pytest.raises(D.DataError, match=r"empty.npz is empty \(0 bytes\)"):
         D.load_npz(tmp_path / "empty.npz")
     (tmp_path / "junk.npz").write_text("not an archive")
-    with pytest.raises(D.DataError, match=r"junk.npz is not a readable .npz archive"):
+    with pytest.raises(D.DataError, match=r"junk.npz is not an .npz file: it does not start with the zip") as exc:
         D.load_npz(tmp_path / "junk.npz")
+    assert "pickle" not in str(exc.value)  # never nudge towards unpickling
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 a zip signature, then nothing")
+    with pytest.raises(D.DataError, match=r"broken.npz is not a readable .npz archive"):
+        D.load_npz(tmp_path / "broken.npz")
     np.save(tmp_path / "single.npy", np.zeros(3))
     (tmp_path / "single.npy").rename(tmp_path / "single.npz")
     with pytest.raises(D.DataError, match=r"holds a single array, not an .npz archive"):
@@ -464,3 +470,131 @@ def test_yeast():
     assert st["cardinality"] == pytest.approx(4.228, abs=0.001)
     assert st["counts"].tolist() == [476, 645, 598, 532, 441, 378, 261, 289, 98, 161, 198, 1128, 1116, 21]
     assert st["max_ir"] == pytest.approx(1128 / 21)
+
+
+# ------------------------------------------------------------------------------------------------
+# Stratified validation split (issue 9) and the inputs that used to slip through (issue 11)
+
+
+def _rare_labels(n=1000, seed=0) -> np.ndarray:
+    """10 common labels (30 %) and 10 rare ones with 5 positives each."""
+    rng = np.random.default_rng(seed)
+    Y = (rng.random((n, 20)) < np.r_[np.full(10, 0.3), np.zeros(10)]).astype(np.float32)
+    for j in range(10, 20):
+        Y[rng.choice(n, 5, replace=False), j] = 1
+    return Y
+
+
+def test_stratified_split_keeps_validation_positives_of_rare_labels():
+    Y = _rare_labels()
+    missed = {"stratified": 0, "random": 0}
+    for seed in range(20):
+        keep, take = D.stratified_split(Y, 0.2, seed)
+        assert len(np.union1d(keep, take)) == len(Y) and not len(np.intersect1d(keep, take))
+        assert abs(len(take) - 200) <= 10  # iterative stratification sizes are close to the fraction
+        missed["stratified"] += int((Y[take, 10:].sum(axis=0) == 0).sum())
+        _, take_r = D.random_split(len(Y), 0.2, seed)
+        missed["random"] += int((Y[take_r, 10:].sum(axis=0) == 0).sum())
+    # 20 seeds x 10 rare labels: a random 20 % misses all 5 positives of a label about 0.8**5 = 1/3 of the time.
+    assert missed["stratified"] == 0 and missed["random"] > 30, missed
+    np.testing.assert_array_equal(D.stratified_split(Y, 0.2, 3)[1], D.stratified_split(Y, 0.2, 3)[1])
+
+
+def test_bring_your_own_validation_split_is_stratified(tmp_path):
+    Y = _rare_labels(n=500)
+    X = np.random.default_rng(0).normal(size=(500, 3))
+    path = _save_npz(tmp_path / "rare.npz", X_train=X, Y_train=Y, X_test=X[:50], Y_test=Y[:50])
+    d = D.load_npz(path, val_fraction=0.2, seed=0)
+    assert d.info["val_carved_from_train"]["stratified"]
+    _, take = D.stratified_split(Y, 0.2, 0)
+    np.testing.assert_array_equal(d.Y_val, Y[take])  # exactly the public function's rows
+    assert (d.Y_val[:, 10:].sum(axis=0) >= 1).all()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(**{f"label_{j}": Y[:, j] for j in range(20)})
+    frame.to_csv(tmp_path / "rare.csv", index=False)
+    c = D.load_csv(tmp_path / "rare.csv", val_fraction=0.2, test_fraction=0.2, seed=0)
+    assert c.info["split"]["stratified"] and (c.Y_val[:, 10:].sum(axis=0) >= 1).all()
+    assert (c.Y_test[:, 10:].sum(axis=0) >= 1).all()
+
+
+def test_image_values_beyond_float32_are_refused_after_the_cast(tmp_path):
+    arrays = _tabular_arrays()
+    images = np.random.default_rng(0).random((40, 4, 4))
+    images[3, 1, 2] = 1e39  # finite in float64, inf in float32
+    path = _save_npz(tmp_path / "big.npz", X_train=images, Y_train=arrays["Y_train"],
+                     X_test=np.random.default_rng(1).random((20, 4, 4)), Y_test=arrays["Y_test"])
+    with pytest.raises(D.DataError, match=r"X_train has values beyond the float32 range .*row \d+: 1e\+39"):
+        D.load_npz(path, val_fraction=0.2)
+
+
+def test_tabular_values_whose_std_overflows_are_refused(tmp_path):
+    arrays = _tabular_arrays()
+    arrays["X_train"] = arrays["X_train"].astype(np.float64)
+    arrays["X_train"][:, 1] *= 1e200
+    path = _save_npz(tmp_path / "huge.npz", **arrays)
+    with pytest.raises(D.DataError, match=r"feature 'x1' has values up to .*e\+20\d: its standard deviation "
+                                          r"overflows float64"):
+        D.load_npz(path)
+    ok = _tabular_arrays()
+    ok["X_train"] = ok["X_train"].astype(np.float64) * 1e39  # beyond float32, but standardizing is fine
+    ok["X_test"] = ok["X_test"].astype(np.float64) * 1e39
+    d = D.load_npz(_save_npz(tmp_path / "ok.npz", **ok))
+    assert np.isfinite(d.X_train).all() and abs(float(d.X_train.std()) - 1) < 0.01
+
+
+def test_constant_label_and_single_label_column_are_refused(tmp_path):
+    arrays = _tabular_arrays()
+    arrays["Y_train"][:, 0] = 1
+    with pytest.raises(D.DataError, match=r"label\(s\) 'label_0' are positive in every training row"):
+        D.load_npz(_save_npz(tmp_path / "always.npz", **arrays))
+    one = _tabular_arrays(n_labels=1)
+    one["Y_train"][::2] = 0
+    with pytest.raises(D.DataError, match=r"single label column \('label_0'\); that is binary classification"):
+        D.load_npz(_save_npz(tmp_path / "one.npz", **one))
+
+
+def _npz_with_header(path: Path, shape: tuple) -> Path:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    arrays = _tabular_arrays()
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("X_train.npy", header.getvalue() + b"\0" * 64)
+        for key in ("Y_train", "X_test", "Y_test"):
+            buf = io.BytesIO()
+            np.save(buf, arrays[key])
+            z.writestr(f"{key}.npy", buf.getvalue())
+    return path
+
+
+def test_npz_header_claiming_a_huge_shape_is_refused_before_allocating(tmp_path):
+    path = _npz_with_header(tmp_path / "huge_header.npz", (10**7, 10**7))
+    with pytest.raises(D.DataError, match=r"array 'X_train' claims shape \(10000000, 10000000\) of float64 "
+                                          r"\(800,000,000,000,000 bytes\) but the file holds 64 bytes"):
+        D.load_npz(path)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"seed": -1}, r"seed=-1: seeds must be >= 0"),
+    ({"seed": "0"}, r"seed='0' is str: give a whole number >= 0"),
+    ({"seed": 1.5}, r"seed=1.5 is float"),
+    ({"val_fraction": "0.2"}, r"val_fraction='0.2' is str: give a number between 0 and 1 \(without quotes: "
+                              r"val_fraction=0.2\)"),
+    ({"val_fraction": 1.0}, r"val_fraction=1.0: must be between 0 and 1"),
+    ({"n_train": "100"}, r"n_train='100' is str: give a whole number >= 1 \(without quotes: n_train=100\)"),
+    ({"n_train": 0}, r"n_train=0: each split needs at least one scene"),
+    ({"n_test": True}, r"n_test=True is bool"),
+])
+def test_parameter_types_get_one_clear_line(kwargs, match):
+    with pytest.raises(D.DataError, match=match):
+        D.load_data("scenes", **kwargs)
+    assert D.make_scenes(n_train=300.0, n_val=50, n_test=50).X_train.shape[0] == 300  # whole floats are fine
+
+
+def test_file_loaders_check_their_parameters(tmp_path):
+    path = _save_npz(tmp_path / "ok.npz", **_tabular_arrays())
+    with pytest.raises(D.DataError, match=r"val_fraction='0.2' is str"):
+        D.load_data(path, val_fraction="0.2")
+    with pytest.raises(D.DataError, match=r"seed=-1: seeds must be >= 0"):
+        D.load_npz(path, seed=-1)
+    _frame().to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(D.DataError, match=r"test_fraction='0.2' is str"):
+        D.load_csv(tmp_path / "t.csv", test_fraction="0.2")
