@@ -4,6 +4,9 @@ Every function takes ``out_dir`` and ``name``; when both are given the figure is
 ``out_dir/name.png`` (through :func:`save_figure`, the only place the book writes images). The
 notebooks assign the returned figure (``fig = ...``), so the inline backend shows it once and no
 ``<Figure size ...>`` line is printed.
+
+Per-label figures stay quick and readable at any label count: past ``max_labels`` labels they draw
+only the worst (lowest metric) or most frequent ``max_labels`` labels, and their title says which.
 """
 
 from __future__ import annotations
@@ -20,6 +23,17 @@ import seaborn as sns
 from sklearn.metrics import precision_recall_curve
 
 DPI = 90
+MAX_LABELS = 30  # per-label figures draw at most this many labels (the worst or most frequent)
+
+
+def _few(names: Sequence[str], score: Sequence[float], k: int, *, lowest: bool) -> list[int]:
+    """Indices of the ``k`` labels with the lowest (or highest) score, in their original order;
+    NaN scores last. All labels when there are at most ``k``."""
+    if len(names) <= k:
+        return list(range(len(names)))
+    s = np.asarray(score, dtype=np.float64)
+    key = np.where(np.isnan(s), np.inf, s if lowest else -s)
+    return sorted(np.argsort(key, kind="stable")[:k].tolist())
 
 
 def set_style() -> None:
@@ -63,10 +77,16 @@ def sample_grid(X: np.ndarray, Y: np.ndarray, label_names: Sequence[str], *, n: 
 
 
 def label_frequency(freq: pd.DataFrame, *, title: str | None = None, log: bool = False,
-                    out_dir=None, name=None) -> plt.Figure:
+                    max_labels: int = MAX_LABELS, out_dir=None, name=None) -> plt.Figure:
     """Bars of per-label positive frequency; ``freq`` is long-form with columns label, split, frequency
     (and optionally a facet column ``setting``)."""
     facet = "setting" in freq.columns
+    labels = list(pd.unique(freq["label"]))
+    if len(labels) > max_labels:  # the most frequent ones
+        mean = freq.groupby("label", sort=False)["frequency"].mean().reindex(labels)
+        keep = [labels[i] for i in _few(labels, mean.to_numpy(), max_labels, lowest=False)]
+        freq = freq[freq["label"].isin(keep)]
+        title = f"{title + ': ' if title else ''}the {max_labels} most frequent of {len(labels)} labels"
     g = sns.catplot(data=freq, x="label", y="frequency", hue="split", col="setting" if facet else None,
                     kind="bar", height=3.2, aspect=1.4)
     if log:
@@ -88,13 +108,20 @@ def cardinality_hist(counts: pd.DataFrame, *, out_dir=None, name=None) -> plt.Fi
 
 
 def cooccurrence_heatmap(C: np.ndarray, label_names: Sequence[str], *, title: str | None = None, ax=None,
-                         out_dir=None, name=None) -> plt.Figure:
-    """Heatmap of label co-occurrence counts (diagonal: label counts)."""
+                         max_labels: int = MAX_LABELS, out_dir=None, name=None) -> plt.Figure:
+    """Heatmap of label co-occurrence counts (diagonal: label counts); past ``max_labels`` labels,
+    those of the most frequent ones."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(5.2, 4.3))
     ax = ax or fig.gca()
-    sns.heatmap(pd.DataFrame(C, index=label_names, columns=label_names), annot=len(label_names) <= 10,
+    C = np.asarray(C)
+    keep = _few(label_names, np.diag(C), max_labels, lowest=False)
+    title = title or "label co-occurrence (train)"
+    if len(keep) < len(label_names):
+        title += f": the {len(keep)} most frequent of {len(label_names)} labels"
+    names = [label_names[i] for i in keep]
+    sns.heatmap(pd.DataFrame(C[np.ix_(keep, keep)], index=names, columns=names), annot=len(names) <= 10,
                 fmt="d", cmap="mako_r", cbar=False, ax=ax, annot_kws={"fontsize": 7})
-    ax.set_title(title or "label co-occurrence (train)")
+    ax.set_title(title)
     return _finish(fig, out_dir, name)
 
 
@@ -120,31 +147,57 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str], *, by: str = "set
 
 
 def per_label_bars(per_label: pd.DataFrame, metric: str = "f1", *, hue: str = "setup",
-                   out_dir=None, name=None) -> plt.Figure:
-    """Per-label bars of ``metric`` (long-form frame with columns label, ``metric``, ``hue``)."""
+                   max_labels: int = MAX_LABELS, out_dir=None, name=None) -> plt.Figure:
+    """Per-label bars of ``metric`` (long-form frame with columns label, ``metric``, ``hue``); past
+    ``max_labels`` labels, the worst ones (lowest mean ``metric`` over ``hue``)."""
     fig, ax = plt.subplots(figsize=(8, 3.2))
+    labels = list(pd.unique(per_label["label"]))
+    if len(labels) > max_labels:
+        mean = per_label.groupby("label", sort=False)[metric].mean().reindex(labels)
+        keep = [labels[i] for i in _few(labels, mean.to_numpy(), max_labels, lowest=True)]
+        per_label = per_label[per_label["label"].isin(keep)]
+        ax.set_title(f"the {max_labels} labels with the lowest {metric} of {len(labels)}")
     sns.barplot(data=per_label, x="label", y=metric, hue=hue, ax=ax)
     ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8)
     return _finish(fig, out_dir, name)
 
 
+def _average_precision(y_true: np.ndarray, y_prob: np.ndarray) -> np.ndarray:
+    """Per-label average precision, all labels at once (mean precision at each positive's rank;
+    ties broken by order, so it can differ slightly from scikit-learn's); NaN without positives."""
+    order = np.argsort(-y_prob, axis=0, kind="stable")
+    hits = np.take_along_axis(np.asarray(y_true, dtype=np.float64), order, axis=0)
+    precision = np.cumsum(hits, axis=0) / np.arange(1, len(hits) + 1)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (precision * hits).sum(axis=0) / hits.sum(axis=0)
+
+
 def pr_curves(y_true: np.ndarray, y_prob: np.ndarray, label_names: Sequence[str], *, cols: int = 5,
-              out_dir=None, name=None) -> plt.Figure:
-    """One precision-recall curve per label (scikit-learn's ``precision_recall_curve``)."""
+              max_labels: int = 20, out_dir=None, name=None) -> plt.Figure:
+    """One precision-recall curve per label (scikit-learn's ``precision_recall_curve``); past
+    ``max_labels`` labels, the curves of the labels with the lowest average precision (labels
+    without positives, which have no curve, last), as the title says."""
+    y_true, y_prob = np.asarray(y_true), np.asarray(y_prob)
     L = y_true.shape[1]
-    rows = int(np.ceil(L / cols))
+    show = list(range(L))
+    if L > max_labels:
+        show = _few(label_names, _average_precision(y_true, y_prob), max_labels, lowest=True)
+    rows = int(np.ceil(len(show) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.1 * rows), sharex=True, sharey=True,
                              squeeze=False)
-    for j, ax in enumerate(axes.flat):
-        if j >= L:
+    for i, ax in enumerate(axes.flat):
+        if i >= len(show):
             ax.axis("off")
             continue
+        j = show[i]
         if y_true[:, j].any():
             p, r, _ = precision_recall_curve(y_true[:, j], y_prob[:, j])
             ax.plot(r, p)
         ax.set_title(str(label_names[j]), fontsize=9)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
+    if len(show) < L:
+        fig.suptitle(f"the {len(show)} labels with the lowest average precision, of {L}")
     fig.supxlabel("recall")
     fig.supylabel("precision")
     return _finish(fig, out_dir, name)
