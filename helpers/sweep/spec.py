@@ -209,7 +209,7 @@ def load_spec(path: str | os.PathLike, *, output: str | os.PathLike | None = Non
     except FileNotFoundError:
         raise SpecError(f"{where}: no such sweep spec") from None
     except UnicodeDecodeError as e:
-        raise SpecError(f"{where}: not UTF-8 text (byte {e.start}); save the spec as UTF-8") from None
+        raise SpecError(f"{where}: not UTF-8 text (byte offset {e.start}); save the spec as UTF-8") from None
     except OSError as e:
         raise SpecError(f"{where}: cannot read the spec ({e.strerror or e})") from None
     try:
@@ -217,7 +217,10 @@ def load_spec(path: str | os.PathLike, *, output: str | os.PathLike | None = Non
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
     except yaml.YAMLError as e:
-        raise SpecError(f"{where}: not valid YAML ({e})") from None
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        why = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise SpecError(f"{where}: not valid YAML{at} ({why})") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: a sweep spec is a mapping with keys {', '.join(SPEC_KEYS)}")
     unknown = [k for k in raw if k not in SPEC_KEYS]

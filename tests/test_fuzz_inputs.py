@@ -1,0 +1,220 @@
+"""A table of malformed inputs, generated here (nothing committed), each with the error class and
+message it must get: sweep specs (helpers.sweep.load_spec / check_output) and data files and
+parameters (helpers.data.load_data). It holds the cases issue 11 found handled poorly or silently,
+and the cases that already worked, so that none regresses. Every message is one line, names the
+problem, and never suggests unpickling."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import data, sweep
+
+LIGHT = "tests/fixtures/sweep_fixture_light.ipynb"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweep specs: (name, YAML text or bytes or a builder, error class, message pattern)
+
+def _yaml(body: str) -> str:
+    return f"notebook: {LIGHT}\noutput: {{out}}\n{body}"
+
+
+SPECS: list[tuple[str, object, type[Exception], str]] = [
+    # issue 11, section 2 and 3
+    ("duplicate top-level key", _yaml("grid:\n  seed: [0]\ngrid:\n  x: [1.0]\n"), sweep.SpecError,
+     r"duplicate key 'grid' on lines 3 and 5"),
+    ("duplicate parameter", _yaml("parameters:\n  x: 2.0\n  x: 50.0\n"), sweep.SpecError,
+     r"duplicate key 'x' on lines 4 and 5"),
+    ("nan in a grid", _yaml("grid:\n  x: [1.0, .nan]\n"), sweep.SpecError, r"grid\.x\[1\]: nan is not a finite number"),
+    ("inf in a grid", _yaml("grid:\n  x: [-.inf]\n"), sweep.SpecError, r"grid\.x\[0\]: -inf is not a finite number"),
+    ("inf in parameters", _yaml("parameters:\n  x: .inf\n"), sweep.SpecError, r"parameters\.x: inf is not a finite"),
+    ("nan inside a list", _yaml("parameters:\n  setups: [a, .nan]\n"), sweep.SpecError,
+     r"parameters\.setups: \['a', nan\] is not a finite number"),
+    ("not UTF-8", b"notebook: caf\xe9.ipynb\n", sweep.SpecError, r"not UTF-8 text \(byte offset 13\); save the spec as UTF-8"),
+    ("a folder", "DIR", sweep.SpecError, r"is a folder, not a sweep spec; give the spec's \.yaml file"),
+    # already handled
+    ("missing file", "MISSING", sweep.SpecError, r"no such sweep spec"),
+    ("empty file", "", sweep.SpecError, r"a sweep spec is a mapping with keys"),
+    ("a list", "- notebook\n", sweep.SpecError, r"a sweep spec is a mapping"),
+    ("invalid YAML", "notebook: [unclosed\n", sweep.SpecError, r"not valid YAML at line 2, column 1 \(expected ',' or '\]', but got '<stream end>'\)"),
+    ("unknown key", _yaml("grdi:\n  seed: [0]\n"), sweep.SpecError, r": grdi: unknown key"),
+    ("unknown parameter", _yaml("grid:\n  sed: [0]\n"), sweep.SpecError, r"grid\.sed: unknown parameter"),
+    ("number as text", _yaml("parameters:\n  x: 1e-3\n"), sweep.SpecError, r"write 1\.0e-3"),
+    ("float for an int", _yaml("grid:\n  seed: [1.5]\n"), sweep.SpecError, r"declares seed as int"),
+    ("empty grid list", _yaml("grid:\n  seed: []\n"), sweep.SpecError, r"grid\.seed: empty list"),
+    ("duplicate run", _yaml("grid:\n  x: [1, 1.0]\n"), sweep.SpecError, r"grid: duplicate run"),
+    ("runner's parameter", _yaml("parameters:\n  output_dir: x\n"), sweep.SpecError, r"set by the runner"),
+    ("missing notebook", "notebook: notebooks/nope.ipynb\n", sweep.SpecError, r"notebook: .* does not exist"),
+    ("no notebook", "grid:\n  seed: [0]\n", sweep.SpecError, r"notebook: missing"),
+    # output folders (check_output, also what --dry-run runs)
+    ("output is a file", "OUT_FILE", sweep.OutputError, r"cannot write the sweep's output there: it is a file"),
+    ("another sweep's folder", "OUT_OTHER", sweep.OutputError, r"holds the runs of another sweep"),
+]
+
+
+@pytest.mark.parametrize(("what", "content", "error", "pattern"), SPECS, ids=[s[0] for s in SPECS])
+def test_malformed_specs(tmp_path, what, content, error, pattern):
+    out = tmp_path / "out"
+    path = tmp_path / "spec.yaml"
+    if content == "DIR":
+        path.mkdir()
+    elif content == "MISSING":
+        pass
+    elif content == "OUT_FILE":
+        out.write_text("not a folder")
+        path.write_text(_yaml("grid:\n  seed: [0]\n").format(out=out))
+    elif content == "OUT_OTHER":
+        out.mkdir()
+        (out / "sweep.json").write_text('{"spec": "/elsewhere/other.yaml", "notebook": "notebooks/other.ipynb"}')
+        path.write_text(_yaml("grid:\n  seed: [0]\n").format(out=out))
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(str(content).format(out=out), encoding="utf-8")
+    with pytest.raises(error) as exc:
+        sweep.check_output(sweep.load_spec(path))
+    msg = str(exc.value)
+    assert type(exc.value) is error and "\n" not in msg, msg
+    assert msg.startswith(str(path) if content not in ("OUT_FILE", "OUT_OTHER") else str(out)), msg
+    assert __import__("re").search(pattern, msg), msg
+    assert not out.exists() or content in ("OUT_FILE", "OUT_OTHER")  # nothing created
+
+
+# ---------------------------------------------------------------------------------------------
+# Data files and parameters: (name, builder(tmp_path) -> (data argument, keyword arguments), pattern)
+
+
+def _arrays(n=40, labels=3, seed=0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    Y = np.zeros((n, labels), dtype=np.float32)
+    Y[np.arange(n), np.arange(n) % labels] = 1
+    Y[::3, 0] = 1
+    return {"X_train": rng.normal(size=(n, 4)), "Y_train": Y, "X_test": rng.normal(size=(10, 4)), "Y_test": Y[:10]}
+
+
+def _npz(**change) -> Callable[[Path], tuple[Path, dict]]:
+    def build(tmp: Path) -> tuple[Path, dict]:
+        arrays = {**_arrays(), **change}
+        np.savez(tmp / "d.npz", **{k: v for k, v in arrays.items() if v is not None})
+        return tmp / "d.npz", {}
+    return build
+
+
+def _raw(name: str, content: bytes) -> Callable[[Path], tuple[Path, dict]]:
+    def build(tmp: Path) -> tuple[Path, dict]:
+        (tmp / name).write_bytes(content)
+        return tmp / name, {}
+    return build
+
+
+def _npy_as_npz(tmp: Path) -> tuple[Path, dict]:
+    np.save(tmp / "a.npy", np.zeros(3))
+    return (tmp / "a.npy").rename(tmp / "a.npz"), {}
+
+
+def _huge_header(tmp: Path) -> tuple[Path, dict]:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_2_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**40, 2**20)})
+    with zipfile.ZipFile(tmp / "h.npz", "w") as z:
+        z.writestr("X_train.npy", header.getvalue())
+        for key, value in _arrays().items():
+            if key != "X_train":
+                buf = io.BytesIO()
+                np.save(buf, value)
+                z.writestr(f"{key}.npy", buf.getvalue())
+    return tmp / "h.npz", {}
+
+
+def _with(key: str, fn, *also: str) -> Callable[[Path], tuple[Path, dict]]:
+    arrays = _arrays()
+    for k in (key, *also):
+        arrays[k] = fn(arrays[k].copy())
+    return _npz(**arrays)
+
+
+def _images(value: float) -> Callable[[Path], tuple[Path, dict]]:
+    images = np.random.default_rng(0).random((40, 5, 5))
+    images[2, 3, 4] = value
+    return _npz(X_train=images, X_test=np.random.default_rng(1).random((10, 5, 5)))
+
+
+def _csv(frame: pd.DataFrame | str, **kwargs) -> Callable[[Path], tuple[Path, dict]]:
+    def build(tmp: Path) -> tuple[Path, dict]:
+        path = tmp / "t.csv"
+        if isinstance(frame, str):
+            path.write_text(frame)
+        else:
+            frame.to_csv(path, index=False)
+        return path, kwargs
+    return build
+
+
+def _table(n=60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                         "label_x": np.arange(n) % 2, "label_y": (np.arange(n) % 3 == 0).astype(int)})
+
+
+def _scenes(**kwargs) -> Callable[[Path], tuple[str, dict]]:
+    return lambda tmp: ("scenes", kwargs)
+
+
+DATA: list[tuple[str, Callable, str]] = [
+    # issue 11, sections 2 and 3
+    ("text named .npz", _raw("t.npz", b"a,b\n1,2\n"), r"is not an \.npz file: it does not start with the zip signature"),
+    ("huge header", _huge_header, r"array 'X_train' claims shape \(1099511627776, 1048576\) of float32"),
+    ("label positive in every row", _with("Y_train", lambda Y: np.c_[Y, np.ones(len(Y))], "Y_test"),
+     r"label\(s\) 'label_3' are positive in every training row"),
+    ("single label column", _npz(Y_train=np.eye(2)[np.arange(40) % 2][:, :1], Y_test=np.zeros((10, 1))),
+     r"single label column"),
+    ("float64 images beyond float32", _images(1e39), r"X_train has values beyond the float32 range"),
+    ("tabular values near 1e200", _with("X_train", lambda X: X * 1e200), r"standard deviation overflows float64"),
+    ("seed=-1", _scenes(seed=-1), r"seed=-1: seeds must be >= 0"),
+    ("val_fraction='0.2'", _scenes(val_fraction="0.2"), r"val_fraction='0.2' is str: give a number between 0 and 1"),
+    ("n_train='100'", _scenes(n_train="100"), r"n_train='100' is str: give a whole number >= 1"),
+    ("val_fraction='0.2' for a file", lambda tmp: (_npz()(tmp)[0], {"val_fraction": "0.2"}), r"val_fraction='0.2'"),
+    # already handled
+    ("empty .npz", _raw("e.npz", b""), r"is empty \(0 bytes\)"),
+    (".npy named .npz", _npy_as_npz, r"holds a single array, not an \.npz archive"),
+    ("broken zip", _raw("z.npz", b"PK\x03\x04garbage"), r"is not a readable \.npz archive"),
+    ("object array", _npz(label_names=np.array([{"a": 1}, None, 3], dtype=object)), r"object array.*refused"),
+    ("missing arrays", _npz(X_test=None), r"lacks X_test"),
+    ("only X_val", _npz(X_val=np.zeros((5, 4))), r"only one of X_val / Y_val"),
+    ("labels not 0/1", _with("Y_train", lambda Y: Y * 2), r"Y_train is not binary"),
+    ("NaN feature", _with("X_train", lambda X: np.where(np.arange(4) == 1, np.nan, X)), r"NaN/inf value"),
+    ("row mismatch", _with("Y_train", lambda Y: Y[:-1]), r"X_train has 40 rows but Y_train has 39"),
+    ("label without training positives", _with("Y_train", lambda Y: np.c_[Y, np.zeros(len(Y))], "Y_test"),
+     r"no positive example in the training split"),
+    ("text labels", _with("Y_train", lambda Y: Y.astype(str)), r"labels must be numeric"),
+    ("csv text feature", _csv(_table().assign(a="x")), r"feature column\(s\) \['a'\] are not numeric"),
+    ("csv empty", _csv(""), r"is empty; expected a header row"),
+    ("csv header only", _csv("a,label_x\n"), r"has a header but no rows"),
+    ("csv no label columns", _csv(_table().rename(columns={"label_x": "x", "label_y": "y"})),
+     r"no column starts with the label prefix"),
+    ("csv bad split value", _csv(_table().assign(split="training")), r"column 'split' holds \['training'\]"),
+    ("csv fractions too big", _csv(_table(), val_fraction=0.5, test_fraction=0.5), r"leaves no training rows"),
+    ("unsupported suffix", _raw("d.txt", b"1"), r"unsupported file type '\.txt'"),
+    ("no such file", lambda tmp: (tmp / "nope.npz", {}), r"neither 'scenes' nor an existing file"),
+    ("scenes: too many objects", _scenes(objects=5), r"do not fit in 4 grid cells"),
+]
+
+
+@pytest.mark.parametrize(("what", "build", "pattern"), DATA, ids=[d[0] for d in DATA])
+def test_malformed_data(tmp_path, what, build, pattern):
+    import re
+
+    source, kwargs = build(tmp_path)
+    with pytest.raises(data.DataError) as exc:
+        data.load_data(source, **kwargs)
+    msg = str(exc.value)
+    assert type(exc.value) is data.DataError and "\n" not in msg, msg
+    assert re.search(pattern, msg), msg
+    assert "allow_pickle=True" not in msg and "Traceback" not in msg, msg
