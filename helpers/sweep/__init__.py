@@ -84,7 +84,8 @@ where there is none). The CLI exits with 0 when every run of the sweep is ok, 1 
 written or belongs to another sweep, no scheduler at the address), 130 when interrupted.
 
 The package, by concern: :mod:`~helpers.sweep.spec` (the YAML spec and the plan),
-:mod:`~helpers.sweep.execution` (one run on a worker, the Dask cluster),
+:mod:`~helpers.sweep.execution` (one run on a worker), :mod:`~helpers.sweep.cluster` (the Dask
+cluster, the scheduler check),
 :mod:`~helpers.sweep.storage` (the sweep folder, results table, lock),
 :mod:`~helpers.sweep.runner` (:func:`run_sweep`), :mod:`~helpers.sweep.cli` (``main``).
 """
@@ -97,7 +98,8 @@ import warnings
 import pandas as pd
 
 from helpers.sweep.cli import main
-from helpers.sweep.execution import SchedulerError, check_scheduler, execute_run
+from helpers.sweep.cluster import SchedulerError, check_scheduler
+from helpers.sweep.execution import execute_run
 from helpers.sweep.runner import SweepResult, run_sweep
 from helpers.sweep.spec import STATUS_NAME, Run, SpecError, SweepSpec, load_spec, params_hash, plan, run_id
 from helpers.sweep.storage import MANIFEST_NAME, RESULTS_NAME, OutputError, check_output, read_results

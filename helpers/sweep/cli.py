@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from helpers.results import display_path
-from helpers.sweep.execution import SchedulerError
+from helpers.sweep.cluster import SchedulerError
 from helpers.sweep.runner import run_sweep
 from helpers.sweep.spec import SpecError, SweepSpec, load_spec, plan
 from helpers.sweep.storage import check_output

@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from helpers.results import display_path, write_json_atomic
+from helpers.sweep.cluster import _dask_client
 from helpers.sweep.execution import (
-    _dask_client,
     _error_info,
     _host_threads,
     _notebook_text,
