@@ -376,9 +376,17 @@ def test_sweep_on_an_external_scheduler(tmp_path, dask_cluster):
 
 
 def _start_cli(path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "helpers.sweep", str(path), "--workers", "1", "--no-progress"],
-                            cwd=repo_root(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    # A process started as a background job of a non-interactive shell (a CI step, `cmd &` in a
+    # script) has SIGINT ignored, and its children inherit that: the CLI would then ignore our
+    # Ctrl-C, as it should under nohup. A handler (unlike "ignore") is reset to the default at exec,
+    # so one is installed while the CLI starts, whatever started pytest.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([sys.executable, "-m", "helpers.sweep", str(path), "--workers", "1", "--no-progress"],
+                                cwd=repo_root(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 # Every wait below is on a pipe or a blocking call, with a generous deadline only against a hang

@@ -1,15 +1,13 @@
 """The Dask cluster a sweep runs on: a LocalCluster of forked worker processes, or an existing
 scheduler, checked first so that a wrong address fails fast in one line (:func:`check_scheduler`).
-On exit, interrupts included, the client and cluster are closed and local workers that a timed-out
-close left running are killed, kernels included.
+On exit, interrupts included, the client and cluster are closed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from helpers.sweep.execution import _host_threads
@@ -130,39 +128,10 @@ def _dask_client(scheduler: str | None, workers: int) -> Iterator[tuple[Any, dic
         stack.enter_context(_forkserver_workers())
         # An ephemeral port for the HTTP server (None means 8787, and a warning when another sweep holds it).
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        workers_seen: list[tuple[int, float]] = []
-        stack.callback(_kill_processes, workers_seen)  # last: whatever a timed-out close left running
         stack.callback(_quietly_close, cluster)
         client = Client(cluster)
         stack.callback(_quietly_close, client)
-        with contextlib.suppress(Exception):
-            workers_seen.extend(client.run(_process_identity).values())
         yield client, _threads_for_local(workers)
-
-
-def _process_identity() -> tuple[int, float]:
-    """(pid, start time) of the process this runs in (a local worker), to find it again safely."""
-    import psutil
-
-    return os.getpid(), psutil.Process().create_time()
-
-
-def _kill_processes(identities: Sequence[tuple[int, float]]) -> None:
-    """Kill the local worker processes still alive, with their kernels. Closing a LocalCluster
-    while a run executes can time out (a notebook cell that does not return, a loaded machine);
-    the worker then stays, and the interpreter would wait for it at exit, so Ctrl-C would hang."""
-    import psutil
-
-    procs = []
-    for pid, started in identities:
-        with contextlib.suppress(psutil.Error):
-            p = psutil.Process(pid)
-            if abs(p.create_time() - started) < 1e-3:  # the same process, not a reused pid
-                procs += [*p.children(recursive=True), p]
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(procs, timeout=10)
 
 
 def _quietly_close(obj: Any) -> None:
