@@ -52,18 +52,21 @@ def _windows(values: list[float], n: int = 10) -> list[float]:
             for i in range(n)]
 
 
-def _first_non_finite(loss, outputs, targets, model) -> str:
-    for what, t in (("outputs", outputs), ("targets", targets)):
-        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            return f"{what} ({int((~torch.isfinite(t)).sum())} of {t.numel()} values non-finite)"
+def _first_non_finite(outputs, targets, model) -> str:
+    """The first non-finite tensor in the order they are computed: targets, parameters, outputs, the loss."""
+    if isinstance(targets, torch.Tensor) and targets.is_floating_point() and not bool(torch.isfinite(targets).all()):
+        return f"targets ({int((~torch.isfinite(targets)).sum())} of {targets.numel()} values non-finite)"
     if isinstance(model, nn.Module):
         for name, p in model.named_parameters():
             if not bool(torch.isfinite(p).all()):
-                return f"parameter {name!r}"
-        for name, p in model.named_parameters():
-            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                return f"the gradient of {name!r}"
-    return "the loss itself (outputs and targets finite: look at the loss's weights, e.g. pos_weight)"
+                return f"parameter {name!r} (so the outputs too: an earlier step wrote NaN into the weights)"
+    if isinstance(outputs, torch.Tensor) and not bool(torch.isfinite(outputs).all()):
+        return (f"outputs ({int((~torch.isfinite(outputs)).sum())} of {outputs.numel()} values non-finite, from "
+                f"finite inputs and weights: an overflow in forward())")
+    if outputs is None and targets is None:
+        return "the loss (pass outputs= and targets= to name the tensor)"
+    return ("the loss itself: outputs and targets are finite, so look at the loss's weights (a pos_weight with inf, "
+            "e.g. computed on a batch that lacks a label)")
 
 
 class Monitor:
@@ -103,7 +106,7 @@ class Monitor:
             lt = loss.detach().float().mean() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
             self._loss.append(lt)
             if self.non_finite is None and not bool(torch.isfinite(lt)):
-                self.non_finite = (self.steps - 1, _first_non_finite(lt, outputs, targets, model), float(lt))
+                self.non_finite = (self.steps - 1, _first_non_finite(outputs, targets, model), float(lt))
         with torch.no_grad():
             if probs is not None:
                 pred = probs.detach() > 0.5

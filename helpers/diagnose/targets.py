@@ -63,7 +63,8 @@ def non_finite_batch(ctx: Context) -> None:
       "(N, L) multi-hot float targets")
 def single_label(ctx: Context) -> None:
     y, kind = ctx.y, ctx.kind
-    if kind in ("ce", "nll") and not y.is_floating_point() and y.ndim == 1:
+    indices = y.ndim == 1 or (y.ndim == 2 and y.numel() > 0 and int(y.max()) > 1)  # (N,) or (N, L) class indices
+    if kind in ("ce", "nll") and not y.is_floating_point() and indices:
         ctx.single_label = True
         ctx.add("SINGLE_LABEL_TARGETS", "info",
                 f"targets {shape(y)} {y.dtype} are class indices for {ctx.loss_name}: one label per sample, a "
