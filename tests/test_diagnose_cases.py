@@ -13,7 +13,7 @@ from torch import nn
 
 from helpers import data, models, train
 from helpers.diagnose import Monitor, Report, check_setup
-from tests.test_diagnose import D, L, X, Y, Y_TRAIN, assert_finding, check, mlp
+from tests.test_diagnose import Y_TRAIN, D, L, X, Y, assert_finding, check, mlp
 
 # --- outputs with more than two dimensions --------------------------------------------------------
 

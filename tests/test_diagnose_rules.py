@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.diagnose import RULES, Monitor, Report, check_predictions
-from tests.test_diagnose import D, L, X, Y, Y_TRAIN, check, make_data, mlp
+from tests.test_diagnose import Y_TRAIN, D, L, X, Y, check, make_data, mlp
 
 
 def _y_without(label: int) -> torch.Tensor:
