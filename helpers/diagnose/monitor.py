@@ -39,7 +39,7 @@ GRAD_EXPLODE_ABS, GRAD_EXPLODE_REL = 1e4, 1e3  # GRAD_EXPLODING: any norm above,
 DIVERGE_RATIO = 1.5  # LOSS_UNSTABLE: last window > this x the best window ...
 OSCILLATE_SPREAD = 0.5  # ... or second-half windows swing by more than this share of their mean
 VAL_FLAT_DELTA, TRAIN_FALL = 0.01, 0.8  # VAL_FLAT: metric range below this while train loss fell below 0.8x
-ZERO_PHASE_EPOCHS = 2  # ALL_ZERO_PHASE: at least this many first epochs predict no positive
+ZERO_PHASE_EPOCHS = 1  # ALL_ZERO_PHASE: at least this many first epochs predict no positive
 MIN_STEPS = 8  # step-series rules need this many updates
 KINDS = ("bce", "softmax", "other")
 
@@ -296,7 +296,7 @@ def val_flat(mon: Monitor, losses, rates, true, out: list) -> None:
 
 
 @rule("ALL_ZERO_PHASE", "info",
-      f"the first {ZERO_PHASE_EPOCHS}+ epochs predict no positive at all (validation predicted-positive rate 0) "
+      "the first epoch(s) predict no positive at all on validation (predicted-positive rate 0) before positives appear, "
       "and the validation metric does not improve during them: the model is learning the base rates first.",
       "last.bias.data = torch.logit(Y_train.mean(0).clamp(1e-3, 1 - 1e-3))")
 def all_zero_phase(mon: Monitor, losses, rates, true, out: list) -> None:
@@ -310,7 +310,7 @@ def all_zero_phase(mon: Monitor, losses, rates, true, out: list) -> None:
     if vm and max(vm) - vm[0] > VAL_FLAT_DELTA:
         return
     out.append(Finding("ALL_ZERO_PHASE", "info",
-                       f"epochs 1-{zero} of {len(ep)} predict no positive label on validation (predicted-positive rate "
+                       f"{'epoch 1' if zero == 1 else f'epochs 1-{zero}'} of {len(ep)} predict{'s' if zero == 1 else ''} no positive label on validation (predicted-positive rate "
                        f"0 at 0.5){f', the metric flat at {fmt(vm[0])}' if vm else ''}: with default init every logit "
                        f"starts near 0, and on sparse labels the first epochs only learn to predict fewer positives. "
                        f"Initialise the final bias to each label's prior to skip that phase.",

@@ -201,8 +201,9 @@ def collapsed_predictions(ctx: Context) -> None:
     init = pi.float().mean().item()
     after = pa.float().mean().item() if pa is not None else None
     ctx.facts.update(true_positive_rate=true_rate, pred_positive_rate_init=init, pred_positive_rate_after=after)
-    how = {"bce_logits": "sigmoid(outputs)", "ce": "softmax(outputs)", "nll": "exp(outputs)"}.get(
-        ctx.kind, "outputs" if ctx.kind in ("bce", "regression") else "sigmoid(outputs)")
+    how = {"ce": "softmax(outputs)", "nll": "exp(outputs)"}.get(
+        ctx.kind, "outputs" if ctx.kind in ("bce", "regression") or ctx.form in ("sigmoid", "softmax")
+        else "sigmoid(outputs)")
     fix = "print(probs.mean(0), targets.float().mean(0))  # per label; tune thresholds on validation"
     final, final_pred = (after, pa) if after is not None else (init, pi)
     when = (f"after the {ctx.probe_steps}-step probe ({pct(init)} at init)" if after is not None
