@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from helpers import losses as losses_mod
 from helpers import metrics as metrics_mod
+from helpers.diagnose import Monitor, Report
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -67,6 +68,7 @@ class TrainResult:
     epoch_seconds: float
     pos_weight: torch.Tensor | None = None
     params: dict = field(default_factory=dict)
+    monitor: Report | None = None  # the training monitor's findings (None when fit(..., monitor=False))
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Per-label probabilities for ``X`` (as this setup's user would compute them)."""
@@ -116,6 +118,7 @@ def fit(
     device: str | torch.device = "auto",
     progress: bool = True,
     amp: bool = False,
+    monitor: bool = True,
 ) -> TrainResult:
     """Train ``model`` on ``data`` (a :class:`helpers.data.MultiLabelData`) with a loss setup.
 
@@ -123,7 +126,9 @@ def fit(
     (computed from the training split only), a tensor, or ``None``. Adam with ``lr``; batches are
     slices of tensors pre-staged on the device; ``amp=True`` uses bf16 autocast on CUDA (ignored,
     with the device recorded, on CPU). Setups that raise (``cross_entropy_long``,
-    ``bce_on_logits``) raise PyTorch's own error at the first step.
+    ``bce_on_logits``) raise PyTorch's own error at the first step. ``monitor=True`` watches the run
+    with :class:`helpers.diagnose.Monitor` (a few tiny tensor ops per batch) and stores its report
+    in ``result.monitor``.
     """
     setup = losses_mod.get_loss(loss) if isinstance(loss, str) else loss
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -146,6 +151,7 @@ def fit(
 
     rows = []
     n = len(Xtr)
+    mon = _monitor_for(setup, criterion, Ytr.shape[1]) if monitor else None
     name = losses_mod.setup_name(setup.name, strategy if strategy != "custom" else "none")
     bar = tqdm(range(epochs), desc=name, disable=not progress, leave=False, unit="epoch")
     t_start = time.perf_counter()
@@ -162,6 +168,9 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             grad_norms.append(_grad_norm(model))
+            if mon is not None:
+                mon.update(loss=batch_loss, outputs=out, targets=Ytr[idx], probs=setup.probabilities(out.detach()),
+                           grad_norm=grad_norms[-1])
             optimizer.step()
             total += batch_loss.detach() * len(idx)
         out_val = _outputs(model, Xva, 2048)
@@ -176,6 +185,8 @@ def fit(
             "val_pred_pos_rate": m["pred_pos_rate"], "grad_norm": float(np.mean(grad_norms)),
             "seconds": time.perf_counter() - t0,
         })
+        if mon is not None:
+            mon.end_epoch(val_metric=m["map"], val_pred_rate=m["pred_pos_rate"])
         bar.set_postfix(loss=f"{rows[-1]['train_loss']:.3f}", val_map=f"{m['map']:.3f}")
     train_seconds = time.perf_counter() - t_start
     history = pd.DataFrame(rows)
@@ -184,4 +195,13 @@ def fit(
         train_seconds=train_seconds, epoch_seconds=float(history["seconds"].median()),
         pos_weight=pw, params={"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                "weight_decay": weight_decay, "seed": seed, "amp": use_amp},
+        monitor=mon.report() if mon is not None else None,
     )
+
+
+def _monitor_for(setup: losses_mod.LossSetup, criterion: nn.Module, n_labels: int) -> Monitor:
+    """A Monitor whose chance loss matches the criterion: ln 2 per label for BCE on logits, log C
+    for a softmax loss, none for the rest."""
+    kind = ("bce" if isinstance(criterion, nn.BCEWithLogitsLoss) else
+            "softmax" if isinstance(criterion, nn.CrossEntropyLoss) else "other")
+    return Monitor(n_labels, loss=kind)
