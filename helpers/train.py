@@ -14,6 +14,7 @@ Design choices, each measured or required by the book:
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import time
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 
 from helpers import losses as losses_mod
 from helpers import metrics as metrics_mod
+from helpers import results as results_mod
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -102,6 +104,28 @@ def _resolve_pos_weight(pos_weight, Y_train: np.ndarray) -> tuple[torch.Tensor |
     return torch.as_tensor(pos_weight, dtype=torch.float32), "custom"
 
 
+def _logged(fit_fn):
+    """Log every call of ``fit`` (setup, seconds, epochs, device; the error's type if it raised)
+    in :func:`helpers.results.log_fit`, so the notebook's ``metrics.json`` shows its training time."""
+
+    @functools.wraps(fit_fn)
+    def logged_fit(model, data, loss="bce_with_logits", **kw):
+        t0 = time.perf_counter()
+        try:
+            result = fit_fn(model, data, loss, **kw)
+        except Exception as e:
+            name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
+            results_mod.log_fit(str(name), time.perf_counter() - t0, epochs=0, error=type(e).__name__)
+            raise
+        results_mod.log_fit(result.setup, time.perf_counter() - t0, epochs=len(result.history),
+                            train_seconds=round(result.train_seconds, 3), device=result.device,
+                            n_train=len(data.X_train))
+        return result
+
+    return logged_fit
+
+
+@_logged
 def fit(
     model: nn.Module,
     data,
