@@ -49,7 +49,10 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global RNG that user code may still use
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # = torch.use_deterministic_algorithms(True, warn_only=True), whose first call also imports
+    # torch._inductor and torch._dynamo (2.5 s on the book's CPU) to set inductor's flag; the book
+    # never compiles, so it sets the same kernel flag without that import.
+    torch.set_deterministic_debug_mode("warn")
     torch.backends.cudnn.benchmark = False
     # Sigmoid outputs near 0 or 1 produce denormal floats in backward passes (MSE and focal losses);
     # on x86 CPUs those run 10x slower (measured: MSE 20.8 s vs 2.0 s for one 15-epoch fit).
