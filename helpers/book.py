@@ -198,10 +198,15 @@ def summary_table(rows: list[dict[str, Any]]):
     return df.set_index("notebook")
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return "-"
-    return f"{v:.1f}" if isinstance(v, float) else str(v)
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """:func:`summary_table` as printed: seconds to 0.1 s, '-' where a notebook wrote no training entry."""
+    seconds = {c: (lambda v: "-" if _missing(v) else f"{v:.1f}") for c in ("wall_s", "training_s", "other_s")}
+    counts = {c: (lambda v: "-" if _missing(v) else str(int(v))) for c in ("fits", "threads")}
+    return summary_table(rows).to_string(formatters={**seconds, **counts}, na_rep="-")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     table = summary_table(rows)
     n_workers = min(workers or kernels.cores(), len(nbs))
     print()
-    print(table.to_string(formatters={c: _fmt for c in ("wall_s", "training_s", "other_s")}, na_rep="-"))
+    print(format_table(rows))
     trained = table["training_s"].dropna()
     print(f"book: {len(nbs)} notebooks in {wall:.1f} s wall ({n_workers} at once; sum of notebook walls "
           f"{table['wall_s'].sum():.1f} s, of which training {trained.sum():.1f} s); "
