@@ -5,14 +5,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: help venv book notebooks test lint unit test-seeds bench lab clean
+.PHONY: help venv book notebooks test lint unit test-seeds bench gpu-check lab clean
 
 help:
-	@echo "make book        run every notebook (papermill, default parameters) into outputs/"
+	@echo "make book        run every notebook (papermill, default parameters, side by side) into outputs/;"
+	@echo "                 a selection: make book NOTEBOOKS='notebooks/0[1-3]_*.ipynb'"
 	@echo "make test        lint + unit tests + nbval regression run of the notebooks + headline metrics"
 	@echo "make notebooks   re-execute the notebooks in place (refresh the outputs nbval compares)"
 	@echo "make test-seeds  slow: every notebook's assertions for seeds 0-4"
-	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop)"
+	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop, validation cost)"
+	@echo "make gpu-check   on a CUDA machine: CUDA tests, notebooks 03/04 on the GPU, GPU benchmark (< 4 min)"
 	@echo "make lab         open the book in JupyterLab"
 
 # (Re)create the virtual environment when requirements.txt or pyproject.toml change.
@@ -26,8 +28,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+NOTEBOOKS ?=
 book: $(STAMP)
-	$(BIN)/python -m helpers.book
+	$(BIN)/python -m helpers.book $(NOTEBOOKS)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m helpers.book --in-place
@@ -47,6 +50,9 @@ test-seeds: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench
+
+gpu-check: $(STAMP)
+	$(BIN)/python -m helpers.gpu_check
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import warnings
 
-SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "losses", "metrics", "models", "plots", "results", "sweep",
-              "train")
+SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "gpu_check", "kernels", "losses", "metrics", "models",
+              "plots", "results", "sweep", "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 
 
@@ -23,10 +23,28 @@ def __getattr__(name: str):
 
 
 def setup_notebook(seed: int = 0) -> None:
-    """Seed everything, request deterministic kernels, and set the book's plot style."""
-    from helpers import plots, train
+    """Seed everything, request deterministic kernels, and set the book's plot style.
 
-    train.set_seed(seed)
+    Torch is seeded (and asked for deterministic kernels) when the notebook has imported it, as
+    every notebook that trains has (``helpers.train``, ``models`` and ``losses`` import it); a
+    notebook that never touches torch (01, 05) does not pay seconds to import it. Python's and
+    NumPy's generators are always seeded. ``helpers.train.fit`` and ``helpers.models.build_model``
+    seed torch themselves from their ``seed`` argument.
+    """
+    import random
+    import sys
+
+    import numpy as np
+
+    from helpers import plots
+
+    if "torch" in sys.modules:
+        from helpers import train
+
+        train.set_seed(seed)
+    else:
+        random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global RNG that user code may still use
     plots.set_style()
     # PyTorch says once that deterministic mode is on (warn_only); the notebooks need no such note.
     warnings.filterwarnings("ignore", message=".*deterministic.*", module="torch")

@@ -1,19 +1,26 @@
 """Benchmark the training loop: ``python -m helpers.bench`` (``make bench``).
 
-Trains the book's default CNN on the default scenes three ways, same data, model and seed:
+Trains the book's default CNN on the default scenes, same data, model and seed, and times:
 
 1. ``dataloader``: the popular article's style, ``DataLoader(TensorDataset(X, Y), shuffle=True)``
    with per-batch ``.to(device)``: every batch is collated sample by sample;
 2. ``staged``: the helpers' inner loop, tensors moved to the device once and sliced per batch;
-3. ``fit``: :func:`helpers.train.fit` end to end, which also evaluates on validation each epoch.
+3. ``fit``: :func:`helpers.train.fit` end to end, which also evaluates on validation each epoch
+   (loss, F1, mAP, predicted-positive rate: the history the book plots);
+4. ``fit, monitor off``: the same with ``monitor=False``, where ``fit`` has that argument (the
+   training-time monitor); the row is left out where it does not;
+5. ``validation``: ``fit``'s per-epoch validation alone (forward pass on the validation split plus
+   the scikit-learn metrics), ``epochs`` times, so its cost is a row of its own;
+6. ``fit - validation``: the difference of the two rows above (derived, not timed).
 
-It prints samples/s for each and the ratios to the DataLoader loop, on CPU and on CUDA when
-present. A benchmark, not a test: numbers depend on the machine; nothing here asserts speed.
+It prints seconds, training samples/s and the ratio to the DataLoader loop, on CPU and on CUDA
+when present. A benchmark, not a test: numbers depend on the machine; nothing here asserts speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 
 import pandas as pd
@@ -21,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from helpers import data as data_mod
-from helpers import models, train
+from helpers import losses, metrics, models, train
 
 
 def _dataloader_loop(model, X, Y, dev, epochs, batch_size, seed):
@@ -59,13 +66,31 @@ def _sync(dev):
         torch.cuda.synchronize()
 
 
+def _validation_passes(model, d, dev, epochs):
+    """What ``fit`` does after each epoch, ``epochs`` times: outputs on validation, loss, metrics."""
+    setup = losses.get_loss("bce_with_logits")
+    crit = setup.criterion()
+    Xva = torch.as_tensor(d.X_val, dtype=torch.float32, device=dev)
+    Yva = setup.targets(torch.as_tensor(d.Y_val, dtype=torch.float32, device=dev))
+    for _ in range(epochs):
+        out = train._outputs(model, Xva, 2048)
+        float(crit(out, Yva))
+        metrics.evaluate(d.Y_val, setup.probabilities(out).clamp(0, 1).cpu().numpy())
+
+
+def fit_has_monitor() -> bool:
+    """Whether :func:`helpers.train.fit` takes ``monitor`` (the training-time monitor switch)."""
+    return "monitor" in inspect.signature(train.fit).parameters
+
+
 def bench(device: str = "auto", n_train: int = 2000, epochs: int = 5, batch_size: int = 128,
-          repeats: int = 3, seed: int = 0) -> pd.DataFrame:
-    """Best-of-``repeats`` samples/s per loop on one device; returns a table."""
+          repeats: int = 3, seed: int = 0, n_val: int = 500) -> pd.DataFrame:
+    """Best-of-``repeats`` seconds and samples/s per loop on one device; returns a table."""
     dev = train.resolve_device(device)
-    d = data_mod.make_scenes(n_train=n_train, n_val=500, n_test=100, seed=seed)
+    d = data_mod.make_scenes(n_train=n_train, n_val=n_val, n_test=100, seed=seed)
+    loops = ["dataloader", "staged", "fit"] + (["fit, monitor off"] if fit_has_monitor() else []) + ["validation"]
     rows = []
-    for name in ("dataloader", "staged", "fit"):
+    for name in loops:
         best = float("inf")
         for r in range(repeats + 1):  # the first round warms up kernels and allocators
             model = models.build_model(d, seed=seed).to(dev)
@@ -76,16 +101,24 @@ def bench(device: str = "auto", n_train: int = 2000, epochs: int = 5, batch_size
                 _dataloader_loop(model, d.X_train, d.Y_train, dev, epochs, batch_size, seed)
             elif name == "staged":
                 _staged_loop(model, d.X_train, d.Y_train, dev, epochs, batch_size, seed)
+            elif name == "validation":
+                _validation_passes(model, d, dev, epochs)
             else:
+                extra = {"monitor": False} if name == "fit, monitor off" else {}
                 train.fit(model, d, "bce_with_logits", epochs=epochs, batch_size=batch_size, seed=seed,
-                          device=dev, progress=False)
+                          device=dev, progress=False, **extra)
             _sync(dev)
             if r:
                 best = min(best, time.perf_counter() - t0)
-        rows.append({"device": str(dev), "loop": name, "seconds": best,
-                     "samples_per_s": n_train * epochs / best})
+        rows.append({"device": str(dev), "loop": name, "seconds": best})
     df = pd.DataFrame(rows)
+    sec = df.set_index("loop")["seconds"]
+    derived = {"device": str(dev), "loop": "fit - validation", "seconds": sec["fit"] - sec["validation"]}
+    df = pd.concat([df, pd.DataFrame([derived])], ignore_index=True)
+    trains = df["loop"] != "validation"  # the validation row processes no training samples
+    df["samples_per_s"] = (n_train * epochs / df["seconds"]).where(trains)
     df["vs_dataloader"] = df["samples_per_s"] / df.loc[df["loop"] == "dataloader", "samples_per_s"].iloc[0]
+    df["share_of_fit"] = df["seconds"] / sec["fit"]
     return df
 
 
@@ -98,11 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"{args.n_train} scenes x {args.epochs} epochs, batch {args.batch_size}, best of {args.repeats}")
+          f"{args.n_train} scenes x {args.epochs} epochs, batch {args.batch_size}, validation on 500 scenes "
+          f"after every epoch, best of {args.repeats}")
+    if not fit_has_monitor():
+        print("(no 'fit, monitor off' row: this helpers.train.fit has no monitor argument)")
     for dev in devices:
         df = bench(dev, args.n_train, args.epochs, args.batch_size, args.repeats)
-        print(df.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        print(format_table(df))
     return 0
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """The benchmark table as printed: seconds, samples/s, ratios; '-' where a column does not apply."""
+    return df.to_string(index=False, na_rep="-", formatters={
+        "seconds": "{:.2f}".format, "samples_per_s": "{:,.0f}".format,
+        "vs_dataloader": "{:.2f}x".format, "share_of_fit": "{:.0%}".format})
 
 
 if __name__ == "__main__":

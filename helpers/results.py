@@ -10,7 +10,14 @@ Record format (``metrics.json``)::
 
     {"notebook": "02_wrong_loss_failure", "params": {...}, "env": {...},
      "results": [{"setup": "bce_with_logits", "micro_f1": ..., "per_label": [...], ...}, ...],
+     "training": {"fits": [{"setup": "bce_with_logits", "seconds": 2.1, "epochs": 15, ...}, ...],
+                  "seconds": ...},
      ...extra keys...}
+
+``training`` lists every :func:`helpers.train.fit` this process ran (fits log themselves here
+through :func:`log_fit`), so a record shows where its notebook's time went; a notebook's process
+is its kernel, so under papermill that is the notebook's own fits (in an interactive session that
+has rerun cells, every fit since the kernel started; :func:`clear_fit_log` starts afresh).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 RECORD_NAME = "metrics.json"
+_FIT_LOG: list[dict[str, Any]] = []  # this process's training runs, oldest first (see log_fit)
 
 
 def repo_root() -> Path:
@@ -228,6 +236,23 @@ def env_info(device: str | None = None) -> dict[str, Any]:
     return info
 
 
+def log_fit(setup: str, seconds: float, **details: Any) -> None:
+    """Note one training run of this process (``helpers.train.fit`` calls this for every fit,
+    including fits that raise) for the ``training`` entry of the next record written."""
+    _FIT_LOG.append({"setup": setup, "seconds": round(float(seconds), 3), **details})
+
+
+def clear_fit_log() -> None:
+    """Forget the training runs logged so far in this process."""
+    _FIT_LOG.clear()
+
+
+def training_summary() -> dict[str, Any]:
+    """``{"fits": [...], "seconds": total}``: every training run this process logged, and their sum."""
+    fits = [dict(f) for f in _FIT_LOG]
+    return {"fits": fits, "seconds": round(sum(f["seconds"] for f in fits), 3)}
+
+
 def result_entry(setup: str, metrics: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """One element of a record's ``results`` list: the setup's name, its metrics, and extras
     (``train_seconds``, ``epoch_seconds``, ``device``...)."""
@@ -244,12 +269,14 @@ def write_record(
     **extra: Any,
 ) -> Path:
     """Write ``out_dir/metrics.json``: the notebook stem, its parameters, the environment, the
-    results list, and any extra keys (data statistics, claims checked)."""
+    results list, the ``training`` runs of this process (:func:`training_summary`, unless given
+    as an extra key) and any extra keys (data statistics, claims checked)."""
     record = {
         "notebook": notebook,
         "params": dict(params),
         "env": env_info(device),
         "results": list(results),
+        "training": training_summary(),
         **extra,
     }
     return write_json_atomic(Path(out_dir) / RECORD_NAME, record)

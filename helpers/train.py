@@ -14,6 +14,7 @@ Design choices, each measured or required by the book:
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import time
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 
 from helpers import losses as losses_mod
 from helpers import metrics as metrics_mod
+from helpers import results as results_mod
 from helpers.diagnose import Monitor, Report
 
 
@@ -48,7 +50,10 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global RNG that user code may still use
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # = torch.use_deterministic_algorithms(True, warn_only=True), whose first call also imports
+    # torch._inductor and torch._dynamo (2.5 s on the book's CPU) to set inductor's flag; the book
+    # never compiles, so it sets the same kernel flag without that import.
+    torch.set_deterministic_debug_mode("warn")
     torch.backends.cudnn.benchmark = False
     # Sigmoid outputs near 0 or 1 produce denormal floats in backward passes (MSE and focal losses);
     # on x86 CPUs those run 10x slower (measured: MSE 20.8 s vs 2.0 s for one 15-epoch fit).
@@ -104,6 +109,28 @@ def _resolve_pos_weight(pos_weight, Y_train: np.ndarray) -> tuple[torch.Tensor |
     return torch.as_tensor(pos_weight, dtype=torch.float32), "custom"
 
 
+def _logged(fit_fn):
+    """Log every call of ``fit`` (setup, seconds, epochs, device; the error's type if it raised)
+    in :func:`helpers.results.log_fit`, so the notebook's ``metrics.json`` shows its training time."""
+
+    @functools.wraps(fit_fn)
+    def logged_fit(model, data, loss="bce_with_logits", **kw):
+        t0 = time.perf_counter()
+        try:
+            result = fit_fn(model, data, loss, **kw)
+        except Exception as e:
+            name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
+            results_mod.log_fit(str(name), time.perf_counter() - t0, epochs=0, error=type(e).__name__)
+            raise
+        results_mod.log_fit(result.setup, time.perf_counter() - t0, epochs=len(result.history),
+                            train_seconds=round(result.train_seconds, 3), device=result.device,
+                            n_train=len(data.X_train))
+        return result
+
+    return logged_fit
+
+
+@_logged
 def fit(
     model: nn.Module,
     data,

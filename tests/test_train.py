@@ -72,3 +72,28 @@ def test_bad_arguments(small):
         train.fit(models.build_model(small), small, epochs=0)
     with pytest.raises(ValueError, match="bce_with_logits"):
         train.fit(models.build_model(small), small, "no_such_loss")
+
+
+def test_every_fit_is_logged_into_the_next_record(small, tmp_path):
+    from helpers import results
+
+    results.clear_fit_log()
+    train.fit(models.build_model(small), small, "bce_with_logits", epochs=2, device="cpu", progress=False)
+    with pytest.raises(RuntimeError):  # a setup that raises is logged too, with the error's type
+        train.fit(models.build_model(small), small, "bce_on_logits", epochs=1, progress=False)
+    path = results.write_record(tmp_path, "nb", {"seed": 0}, [])
+    training = results.read_json(path)["training"]
+    ok, raised = training["fits"]
+    assert ok["setup"] == "bce_with_logits" and ok["epochs"] == 2 and ok["device"] == "cpu"
+    assert ok["n_train"] == len(small.X_train) and 0 < ok["train_seconds"] <= ok["seconds"]
+    assert raised["setup"] == "bce_on_logits" and raised["error"] == "RuntimeError" and raised["epochs"] == 0
+    assert training["seconds"] == pytest.approx(ok["seconds"] + raised["seconds"], abs=0.002)
+    results.clear_fit_log()
+    assert results.read_json(results.write_record(tmp_path, "nb", {}, []))["training"] == {"fits": [], "seconds": 0}
+
+
+def test_fit_keeps_its_signature_through_the_timing_log():
+    import inspect
+
+    params = inspect.signature(train.fit).parameters
+    assert list(params)[:3] == ["model", "data", "loss"] and "epochs" in params and "device" in params

@@ -1,0 +1,122 @@
+"""Jupyter kernels for the book runner and the sweeps: one kernel manager, one thread budget.
+
+Papermill starts a kernel per notebook. :func:`kernel_manager_class` returns the kernel manager
+both runners should pass to ``papermill.execute_notebook(kernel_manager_class=...)``:
+
+* the kernel gets extra environment variables (the thread budget below);
+* transport encryption is switched on where jupyter_client and pyzmq support it (CurveZMQ), so
+  ipykernel does not warn "Kernel is running over TCP without encryption" once per notebook;
+* kernels start one at a time per machine and user (a file lock in the system temp folder, held
+  until the new kernel has bound its five ports): kernels started side by side can otherwise
+  collide on ports (``ZMQError: Address already in use``; nteract/papermill#511).
+  ``HELPERS_SWEEP_KERNEL_LOCK=0`` turns the lock off.
+
+:func:`thread_env` gives each of ``workers`` kernels running side by side ``cores // workers``
+torch threads (``OMP_NUM_THREADS``/``MKL_NUM_THREADS``), so parallel notebooks share the cores
+instead of fighting over them.
+
+The lock file's name is the one ``helpers.sweep`` has used, so book and sweep kernels started at
+the same time on one machine also wait for each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+PORT_BIND_TIMEOUT_S = 30.0
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int, n_cores: int | None = None) -> int:
+    """Torch threads for each of ``workers`` kernels running side by side: cores // workers, at least 1."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return max(1, (cores() if n_cores is None else n_cores) // workers)
+
+
+def thread_env(threads: int | None) -> dict[str, str]:
+    """Environment variables that give a kernel ``threads`` torch/BLAS threads (none for None)."""
+    return {} if threads is None else {v: str(int(threads)) for v in THREAD_VARS}
+
+
+@contextlib.contextmanager
+def kernel_start_lock() -> Iterator[None]:
+    """An exclusive lock per machine and user, in the system temp folder (no-op where fcntl is
+    missing, the file cannot be opened, or HELPERS_SWEEP_KERNEL_LOCK=0)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    if os.environ.get("HELPERS_SWEEP_KERNEL_LOCK", "1") == "0":
+        yield
+        return
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    try:
+        f = open(Path(tempfile.gettempdir()) / f"helpers-sweep-kernel-start-{uid}.lock", "a+")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def _port_open(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def kernel_manager_class(env: Mapping[str, str] | None = None) -> type:
+    """An ``AsyncKernelManager`` subclass for papermill: the kernel gets ``env`` on top of this
+    process's environment, encrypted transport where supported, and starts under
+    :func:`kernel_start_lock`."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    extra_env = dict(env or {})
+
+    class HelpersKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**(kw.get("env") or os.environ), **extra_env}
+            supports_curve = getattr(self, "_kernel_supports_curve_encryption", None)  # recent jupyter_client only
+            if supports_curve is not None and zmq.has("curve") and supports_curve():
+                kw.setdefault("transport_encryption", "auto")  # else recent kernels warn about plain TCP
+            with kernel_start_lock():
+                await super().start_kernel(**kw)
+                await self._wait_ports_bound(deadline=time.monotonic() + PORT_BIND_TIMEOUT_S)
+
+        async def _wait_ports_bound(self, deadline: float) -> None:
+            import asyncio
+
+            if self.transport != "tcp":
+                return
+            ports = [self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port]
+            while time.monotonic() < deadline and await self.is_alive():
+                if all(_port_open(self.ip, p) for p in ports):
+                    return
+                await asyncio.sleep(0.05)
+
+    return HelpersKernelManager

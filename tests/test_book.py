@@ -1,0 +1,90 @@
+"""The book runner: selection, side-by-side runs, the per-notebook table (tiny generated notebooks)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from helpers import book, kernels
+from helpers.results import read_json
+
+
+def _notebook(path, code: str) -> None:
+    """A two-cell notebook: a tagged parameters cell (``output_dir``) and ``code``."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('output_dir: str = "out"  # where metrics.json goes')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+WRITES_RECORD = """import os
+from helpers import results
+results.log_fit("fake_setup", 1.25, epochs=3, device="cpu")
+results.write_record(output_dir, "nb", {"threads": os.environ.get("OMP_NUM_THREADS")}, [])
+"""
+
+
+def test_select_notebooks_globs_paths_and_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("01_a.ipynb", "02_b.ipynb", "03_c.ipynb"):
+        _notebook(tmp_path / name, "pass")
+    (tmp_path / "notes.txt").write_text("x")
+    chosen = book.select_notebooks(["0[1-2]_*.ipynb", "03_c.ipynb", "01_a.ipynb"])
+    assert [p.name for p in chosen] == ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]  # each once, in the order given
+    assert [p.stem for p in book.select_notebooks(["notebooks/0[1-2]_*.ipynb"])] == [
+        p.stem for p in book.book_notebooks()[:2]]  # relative to the repository root too
+    with pytest.raises(ValueError, match=r"no notebook matches '09_\*\.ipynb'"):
+        book.select_notebooks(["09_*.ipynb"])
+    with pytest.raises(ValueError, match="notes.txt is not a notebook"):
+        book.select_notebooks(["notes.txt"])
+
+
+def test_threads_split_between_workers():
+    assert kernels.threads_per_worker(2, n_cores=2) == 1
+    assert kernels.threads_per_worker(3, n_cores=16) == 5
+    assert kernels.threads_per_worker(4, n_cores=2) == 1  # never 0
+    assert kernels.thread_env(3) == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3"} and kernels.thread_env(None) == {}
+    with pytest.raises(ValueError, match="at least 1"):
+        kernels.threads_per_worker(0)
+
+
+def test_run_book_side_by_side_reports_training_and_failures(tmp_path, capfd):
+    nbs = [tmp_path / "01_ok.ipynb", tmp_path / "02_fails.ipynb", tmp_path / "03_ok.ipynb"]
+    _notebook(nbs[0], WRITES_RECORD)
+    _notebook(nbs[1], 'raise ValueError("broken on purpose")')
+    _notebook(nbs[2], WRITES_RECORD)
+    rows = book.run_book(nbs, workers=2, out_root=tmp_path / "outputs", progress=False)
+    assert [r["notebook"] for r in rows] == ["01_ok", "02_fails", "03_ok"]  # the order given, whatever finished first
+    ok, failed, ok2 = rows
+    assert ok["status"] == ok2["status"] == "ok" and failed["status"] == "failed"
+    assert failed["error"] == "ValueError: broken on purpose" and failed["training_s"] is None
+    assert ok["training_s"] == 1.25 and ok["fits"] == 1 and ok["other_s"] == pytest.approx(ok["wall_s"] - 1.25)
+    record = read_json(tmp_path / "outputs" / "01_ok" / "metrics.json")
+    assert record["params"]["threads"] == str(kernels.threads_per_worker(2))  # the kernel got its share of cores
+    assert record["training"]["fits"][0]["setup"] == "fake_setup"
+    assert (tmp_path / "outputs" / "02_fails" / "02_fails.ipynb").is_file()  # the traceback is in there
+    err = capfd.readouterr().err
+    assert "without encryption" not in err
+    table = book.summary_table(rows)
+    assert list(table.columns) == ["status", "wall_s", "training_s", "other_s", "fits", "threads"]
+    printed = book.format_table(rows).splitlines()
+    assert printed[0].split() == ["status", "wall_s", "training_s", "other_s", "fits", "threads"]
+    assert printed[3].split()[:2] == ["02_fails", "failed"] and printed[3].split()[3:6] == ["-", "-", "-"]
+    assert printed[2].split()[3:5] == ["1.2", f"{ok['wall_s'] - 1.25:.1f}"] and printed[2].split()[-2] == "1"
+
+
+def test_main_rejects_an_unknown_selection(capsys):
+    assert book.main(["no_such_*.ipynb", "--no-progress"]) == 2
+    assert "no notebook matches 'no_such_*.ipynb'" in capsys.readouterr().err
+
+
+def test_book_json_orders_long_notebooks_first(tmp_path):
+    (tmp_path / book.TIMES_NAME).write_text(json.dumps({"notebooks": [{"notebook": "a", "wall_s": 3.0},
+                                                                      {"notebook": "b", "wall_s": 9.0}]}))
+    assert book._previous_times(tmp_path) == {"a": 3.0, "b": 9.0}
+    (tmp_path / book.TIMES_NAME).write_text("not json")
+    assert book._previous_times(tmp_path) == {}
