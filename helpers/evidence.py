@@ -141,6 +141,12 @@ def seed_stats(table: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFr
     return g.rename(columns={"count": "seeds"})
 
 
+def is_difference(mean: float, std: float, seeds: int, min_seeds: int = 5) -> bool:
+    """The book's rule for calling a paired difference a difference: its mean over seeds exceeds one
+    standard deviation of the per-seed differences, and at least ``min_seeds`` seeds back it."""
+    return bool(seeds >= min_seeds and abs(mean) > std)
+
+
 def paired_gaps(table: pd.DataFrame, level: str, metric: str, baseline: str, threshold: str | None = None) -> pd.DataFrame:
     """Per seed, each setup's ``metric`` minus the baseline's on the same run (same data, same seed),
     then mean, standard deviation and count over seeds, per ``level`` value and setup."""
