@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ def _abs(p: str | os.PathLike) -> Path:
 def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
     """Copy a finished sweep folder's table, manifest, spec, claims and provenance into ``dest``
     (default ``evidence/<sweep name>``). Refuses an incomplete sweep (a planned run without its
-    ``status.json``) and a sweep whose runs disagree on the commit, since the evidence must say
-    which code made it."""
+    ``status.json``) and runs made at commits that differ in ``helpers/`` or the notebook, since
+    the evidence must say which code made it."""
     from helpers import sweep as sweep_mod
 
     src = _abs(sweep_dir)
@@ -61,10 +62,10 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
         rec = src / r["run_id"] / results.RECORD_NAME
         if rec.exists():
             envs.append(results.read_json(rec).get("env", {}))
-    commits = sorted({e.get("git_commit") for e in envs})
-    if len(commits) > 1:
-        raise ValueError(f"the runs of {results.display_path(src)} come from several commits {commits}; rerun the "
-                         f"sweep from one commit (delete the folder) before exporting it")
+    commits = sorted({e.get("git_commit") for e in envs}, key=str)
+    if len(commits) > 1 and not _same_code(commits, manifest["notebook"]):
+        raise ValueError(f"the runs of {results.display_path(src)} come from commits {commits} that differ in helpers/ "
+                         f"or {manifest['notebook']}; rerun the sweep from one commit (delete the folder) first")
     out = _abs(dest) if dest is not None else results.repo_root() / "evidence" / manifest["sweep"]
     out.mkdir(parents=True, exist_ok=True)
     table = sweep_mod.read_results(src)
@@ -87,7 +88,8 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
     env = envs[0] if envs else {}
     provenance = {
         "sweep": manifest["sweep"], "source": results.display_path(src), "copied": pd.Timestamp.now("UTC").isoformat(),
-        "commit": commits[0] if commits else None,
+        "commit": commits[-1] if commits else None,
+        "commits": commits,  # several only when they differ outside helpers/ and the notebook (checked)
         "env": {k: env.get(k) for k in ("python", "torch", "sklearn", "numpy", "platform", "cpu_count",
                                         "torch_threads", "cpu_capability", "device", "device_name")},
         "runs": len(statuses), "ok": sum(s["status"] == "ok" for s in statuses),
@@ -97,6 +99,19 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
     }
     results.write_json_atomic(out / "provenance.json", provenance)
     return out
+
+
+def _same_code(commits: Sequence[str | None], notebook: str) -> bool:
+    """Whether every pair of ``commits`` has the same ``helpers/`` and ``notebook`` (git diff)."""
+    if None in commits:
+        return False
+    first = commits[0]
+    for c in commits[1:]:
+        diff = subprocess.run(["git", "diff", "--quiet", first, c, "--", "helpers", notebook],
+                              cwd=results.repo_root(), capture_output=True, check=False)
+        if diff.returncode != 0:
+            return False
+    return True
 
 
 @dataclass
