@@ -185,6 +185,13 @@ def _where(grids: list[Mapping[str, Any]]) -> str:
     return "; ".join(f"{k} ({n})" if n > 1 else k for k, n in keys.items())
 
 
+def _reasons(why: Mapping[str, int], shown: int = 2) -> str:
+    """The reasons a claim was not applicable, most frequent first, with their run counts."""
+    ranked = sorted(why.items(), key=lambda kv: -kv[1])
+    text = "; ".join(f"{w} ({k})" if k > 1 else w for w, k in ranked[:shown])
+    return text + (f"; and {len(ranked) - shown} other reasons" if len(ranked) > shown else "")
+
+
 def _verdict(n: int, held: int, failed: int, na: int, unreached: int) -> str:
     if failed:
         return f"FAILED on {failed} of {n} runs"
@@ -250,7 +257,7 @@ def sweep_table(out_dir: str | os.PathLike):
                      "failed": failed, "not applicable": c["na"], "not reached": unreached,
                      "verdict": _verdict(n, c["held"], failed, c["na"], unreached),
                      "failed where": _where(c["failed"]),
-                     "why not": "; ".join(f"{w} ({k})" if k > 1 else w for w, k in c["why"].items())})
+                     "why not": _reasons(c["why"])})
     errors: dict[str, list[Mapping[str, Any]]] = {}
     for status, recs in runs:
         err = status.get("error") or {}
