@@ -166,3 +166,105 @@ def read_claims(path: str | os.PathLike) -> list[dict[str, Any]]:
     if bad:
         raise ValueError(f"{results.display_path(p)} holds claims without a known status: {bad[:2]}")
     return list(claims)
+
+
+# --------------------------------------------------------------------------------------------
+# A sweep's claims: per claim, over the runs of a sweep folder
+
+STATUS_NAME, MANIFEST_NAME = "status.json", "sweep.json"  # the sweep runner's file names (helpers.sweep)
+SWEEP_COLUMNS = ["notebook", "claim", "text", "runs", "held", "failed", "not applicable", "not reached",
+                 "verdict", "failed where", "why not"]
+
+
+def _where(grids: list[Mapping[str, Any]]) -> str:
+    """Grid values of some runs, seeds pooled: ``tail=0.0 (5); tail=1.5 (2)``."""
+    keys: dict[str, int] = {}
+    for g in grids:
+        key = ", ".join(f"{k}={v}" for k, v in g.items() if k != "seed") or f"seed={g.get('seed')}"
+        keys[key] = keys.get(key, 0) + 1
+    return "; ".join(f"{k} ({n})" if n > 1 else k for k, n in keys.items())
+
+
+def _reasons(why: Mapping[str, int], shown: int = 2) -> str:
+    """The reasons a claim was not applicable, most frequent first, with their run counts."""
+    ranked = sorted(why.items(), key=lambda kv: -kv[1])
+    text = "; ".join(f"{w} ({k})" if k > 1 else w for w, k in ranked[:shown])
+    return text + (f"; and {len(ranked) - shown} other reasons" if len(ranked) > shown else "")
+
+
+def _verdict(n: int, held: int, failed: int, na: int, unreached: int) -> str:
+    if failed:
+        return f"FAILED on {failed} of {n} runs"
+    if held == n:
+        return f"held on all {n} runs"
+    if not held:
+        return "never judged: " + ", ".join(p for p in (f"not applicable on {na}" if na else "",
+                                                          f"not reached on {unreached}" if unreached else "") if p)
+    parts = [f"held on {held} of {n} runs"] + [f"not applicable on {na}"] * bool(na) + [f"not reached on {unreached}"] * bool(unreached)
+    return ", ".join(parts)
+
+
+def sweep_table(out_dir: str | os.PathLike):
+    """The claims table of a sweep folder, built from its runs' claim records.
+
+    Reads every complete run folder (one holding the sweep runner's ``status.json``; the runs of the
+    folder's ``sweep.json`` when present) and the claims that run recorded (``claims.json``, else its
+    ``metrics.json``). One row per claim id, in the order the runs made them: on how many runs it
+    ``held``, ``failed``, was ``not applicable`` (with the reasons given) or was ``not reached`` (the
+    run stopped before it, or recorded no claims), and the grid values of the runs where it failed,
+    seeds pooled. A run that failed on something other than a claim adds a row ``(error) type:
+    message``. Returns a pandas DataFrame with :data:`SWEEP_COLUMNS`."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    if not out.is_absolute():
+        out = results.repo_root() / out
+    if not out.is_dir():
+        raise FileNotFoundError(f"no sweep folder at {results.display_path(out)}: run the sweep first")
+    manifest = results.read_json(out / MANIFEST_NAME) if (out / MANIFEST_NAME).exists() else {}
+    ids = [r["run_id"] for r in manifest.get("runs", [])] or sorted(p.parent.name for p in out.glob(f"*/{STATUS_NAME}"))
+    runs = []  # (status, claims) of each complete run
+    for rid in ids:
+        folder = out / rid
+        if not (folder / STATUS_NAME).exists():
+            continue  # planned, not run (yet)
+        status = results.read_json(folder / STATUS_NAME)
+        has = (folder / CLAIMS_NAME).exists() or (folder / results.RECORD_NAME).exists()
+        runs.append((status, read_claims(folder) if has else []))
+    if not runs:
+        return pd.DataFrame(columns=SWEEP_COLUMNS)
+    n = len(runs)
+    notebook = Path(manifest.get("notebook") or runs[0][0].get("notebook") or "").stem
+    order: dict[str, dict[str, Any]] = {}
+    for _, recs in runs:
+        for r in recs:
+            order.setdefault(r["id"], {"text": r["text"], "held": 0, "failed": [], "na": 0, "why": {}})
+    for status, recs in runs:
+        for r in recs:
+            row = order[r["id"]]
+            if r["status"] == HELD:
+                row["held"] += 1
+            elif r["status"] == FAILED:
+                row["failed"].append(status.get("grid") or {})
+            else:
+                row["na"] += 1
+                row["why"][r["why_not"]] = row["why"].get(r["why_not"], 0) + 1
+    rows = []
+    for cid, c in order.items():
+        failed = len(c["failed"])
+        unreached = n - c["held"] - failed - c["na"]
+        rows.append({"notebook": notebook, "claim": cid, "text": c["text"], "runs": n, "held": c["held"],
+                     "failed": failed, "not applicable": c["na"], "not reached": unreached,
+                     "verdict": _verdict(n, c["held"], failed, c["na"], unreached),
+                     "failed where": _where(c["failed"]),
+                     "why not": _reasons(c["why"])})
+    errors: dict[str, list[Mapping[str, Any]]] = {}
+    for status, recs in runs:
+        err = status.get("error") or {}
+        if status.get("status") == "failed" and not any(r["status"] == FAILED for r in recs):
+            errors.setdefault(f"{err.get('type')}: {str(err.get('message'))[:120]}", []).append(status.get("grid") or {})
+    for what, grids in errors.items():
+        rows.append({"notebook": notebook, "claim": f"(error) {what}", "text": "a run stopped on an error, not a claim",
+                     "runs": n, "held": 0, "failed": len(grids), "not applicable": 0, "not reached": 0,
+                     "verdict": f"FAILED on {len(grids)} of {n} runs", "failed where": _where(grids), "why not": ""})
+    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)

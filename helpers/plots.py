@@ -203,14 +203,21 @@ def pr_curves(y_true: np.ndarray, y_prob: np.ndarray, label_names: Sequence[str]
     return _finish(fig, out_dir, name)
 
 
-def prob_hist(probs: Mapping[str, np.ndarray], *, threshold: float = 0.5, out_dir=None, name=None) -> plt.Figure:
-    """Histograms of predicted probabilities per setup, with the decision threshold marked."""
+def prob_hist(probs: Mapping[str, np.ndarray], *, threshold: float = 0.5, logy: bool = False,
+              xlabel: str = "predicted probability", out_dir=None, name=None) -> plt.Figure:
+    """Histograms of predicted probabilities per setup, with the decision threshold marked.
+
+    The y axis is the share of the entries in each bin (``logy=True`` puts it on a log scale, for
+    distributions with almost all their mass in one bin, such as the probabilities of negatives)."""
     long = pd.concat([pd.DataFrame({"probability": np.ravel(p), "setup": k}) for k, p in probs.items()])
     g = sns.displot(data=long, x="probability", col="setup", bins=np.linspace(0, 1, 41), stat="probability",
                     common_norm=False, height=2.6, aspect=1.1, facet_kws={"sharey": False})
     for ax in g.axes.flat:
         ax.axvline(threshold, color="k", ls="--", lw=1)
+        if logy:
+            ax.set_yscale("log")
     g.set_titles("{col_name}")
+    g.set_axis_labels(xlabel, "share of entries" + (" (log scale)" if logy else ""))
     return _finish(g.figure, out_dir, name, g)
 
 

@@ -53,3 +53,83 @@ def test_new_ledger_clears_stale_claims(tmp_path):
     claims.Ledger(tmp_path, echo=False).claim("old", "t", holds=True)
     claims.Ledger(tmp_path, echo=False)
     assert claims.read_claims(tmp_path) == []
+
+
+def _fake_run(out, rid, grid, status, claims_list=None, error=None, results_list=None):
+    folder = out / rid
+    folder.mkdir(parents=True)
+    if claims_list is not None:
+        (folder / "claims.json").write_text(json.dumps({"notebook": "nb", "claims": claims_list}))
+    if results_list is not None:
+        (folder / "metrics.json").write_text(json.dumps({"notebook": "nb", "params": grid, "results": results_list,
+                                                         "env": {"git_commit": "abc"}}))
+    (folder / "status.json").write_text(json.dumps({"run_id": rid, "status": status, "grid": grid, "params": grid,
+                                                    "notebook": "notebooks/nb.ipynb", "error": error, "seconds": 1.0}))
+
+
+def _claim(cid, status, why=""):
+    return {"id": cid, "notebook": "nb", "text": f"{cid} text", "status": status, "evidence": {"x": 1}, "why_not": why}
+
+
+def test_sweep_table_counts_held_failed_not_applicable_and_not_reached(tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    runs = [{"run_id": r, "params": {}} for r in ("a", "b", "c", "d")]
+    (out / "sweep.json").write_text(json.dumps({"sweep": "s", "notebook": "notebooks/nb.ipynb", "runs": runs}))
+    _fake_run(out, "a", {"tail": 0.0, "seed": 0}, "ok",
+              [_claim("x", "held"), _claim("y", "not applicable", "tail below 2.5"), _claim("z", "held")])
+    _fake_run(out, "b", {"tail": 3.3, "seed": 0}, "failed", [_claim("x", "failed")],
+              error={"type": "ClaimFailed", "message": "claim 'x' failed"})
+    _fake_run(out, "c", {"tail": 3.3, "seed": 1}, "failed", None, error={"type": "RuntimeError", "message": "boom"})
+    # run d is planned but has no status.json: not counted
+    table = claims.sweep_table(out).set_index("claim")
+    assert table.loc["x", ["runs", "held", "failed", "not applicable", "not reached"]].tolist() == [3, 1, 1, 0, 1]
+    assert table.loc["x", "failed where"] == "tail=3.3" and table.loc["x", "verdict"].startswith("FAILED on 1 of 3")
+    assert table.loc["y", ["held", "not applicable", "not reached"]].tolist() == [0, 1, 2]
+    assert table.loc["y", "why not"] == "tail below 2.5" and table.loc["y", "verdict"].startswith("never judged")
+    assert table.loc["z", "verdict"] == "held on 1 of 3 runs, not reached on 2"
+    assert table.loc["(error) RuntimeError: boom", "failed"] == 1
+    assert list(table.index[:3]) == ["x", "y", "z"]  # the order the runs made them
+
+
+def test_sweep_table_of_a_missing_or_empty_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the sweep first"):
+        claims.sweep_table(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    assert claims.sweep_table(tmp_path / "empty").empty
+
+
+def test_evidence_export_and_load_round_trip(tmp_path):
+    from helpers import evidence
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    spec = tmp_path / "s.yaml"
+    spec.write_text("notebook: notebooks/nb.ipynb\ngrid: {seed: [0, 1]}\n")
+    runs = [{"run_id": r, "params": {"seed": s}} for r, s in (("a", 0), ("b", 1))]
+    (out / "sweep.json").write_text(json.dumps({"sweep": "s", "spec": str(spec), "notebook": "notebooks/nb.ipynb",
+                                                "parameters": {}, "grid": {"seed": [0, 1]}, "runs": runs}))
+    for rid, seed, f1 in (("a", 0, 0.5), ("b", 1, 0.7)):
+        _fake_run(out, rid, {"seed": seed}, "ok", [_claim("x", "held")],
+                  results_list=[{"setup": "base", "macro_f1": 0.4}, {"setup": "w", "macro_f1": f1}])
+    dest = evidence.export_sweep(out, tmp_path / "evidence")
+    ev = evidence.load(dest)
+    assert sorted(ev.table["macro_f1"]) == [0.4, 0.4, 0.5, 0.7] and ev.provenance["commit"] == "abc"
+    assert ev.claims.set_index("claim").loc["x", "held"] == 2
+    stats = evidence.seed_stats(ev.table, ["setup"], "macro_f1")
+    assert evidence.pm(stats.loc["w", "mean"], stats.loc["w", "std"]) == "0.600 ± 0.141"
+    assert not evidence.is_difference(0.2, 0.1, 2) and evidence.is_difference(0.2, 0.1, 5)
+    (out / "b" / "status.json").unlink()
+    with pytest.raises(ValueError, match="not done"):
+        evidence.export_sweep(out, tmp_path / "evidence2")
+
+
+def test_paired_gaps_are_per_seed_differences_from_the_baseline():
+    import pandas as pd
+
+    from helpers import evidence
+
+    t = pd.DataFrame({"status": "ok", "tail": 3.3, "seed": [0, 0, 1, 1], "threshold": "tuned",
+                      "setup": ["base", "w", "base", "w"], "macro_f1": [0.5, 0.6, 0.7, 0.9]})
+    g = evidence.paired_gaps(t, "tail", "macro_f1", "base", "tuned").loc[(3.3, "w")]
+    assert g["mean"] == pytest.approx(0.15) and g["std"] == pytest.approx(0.0707, abs=1e-4) and g["count"] == 2

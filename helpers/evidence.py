@@ -1,0 +1,192 @@
+"""Multi-seed evidence committed with the book: a finished sweep copied into ``evidence/<name>/``.
+
+``outputs/`` is not committed, so a statement about several seeds cites a copy of the sweep's table
+made by :func:`export_sweep` (``python -m helpers.evidence outputs/sweeps/imbalance``)::
+
+    evidence/imbalance/
+        results.csv      the sweep's results table (one row per run, setup and threshold)
+        sweep.json       the sweep's manifest: notebook, fixed parameters, grid, runs
+        spec.yaml        the sweep spec that made it
+        claims.csv       the sweep's claims table (helpers.claims.sweep_table)
+        claims_by_run.csv  every claim of every run: run, grid values, claim id, status
+        provenance.json  commit and environment of the runs, wall time, when it was copied
+
+:func:`load` reads such a folder (or a live sweep folder), :func:`seed_stats` turns a results table
+into mean ± standard deviation over seeds, and :func:`pm` formats one such figure the same way
+everywhere, so a test can recompute every quoted figure from the committed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers import claims, results
+
+FILES = ("results.csv", "sweep.json", "spec.yaml", "claims.csv", "claims_by_run.csv", "provenance.json")
+
+
+def _abs(p: str | os.PathLike) -> Path:
+    p = Path(p)
+    return p if p.is_absolute() else results.repo_root() / p
+
+
+def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+    """Copy a finished sweep folder's table, manifest, spec, claims and provenance into ``dest``
+    (default ``evidence/<sweep name>``). Refuses an incomplete sweep (a planned run without its
+    ``status.json``) and runs made at commits that differ in ``helpers/`` or the notebook, since
+    the evidence must say which code made it."""
+    from helpers import sweep as sweep_mod
+
+    src = _abs(sweep_dir)
+    manifest_path = src / claims.MANIFEST_NAME
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{results.display_path(src)} has no {claims.MANIFEST_NAME}: not a sweep folder")
+    manifest = results.read_json(manifest_path)
+    missing = [r["run_id"] for r in manifest["runs"] if not (src / r["run_id"] / claims.STATUS_NAME).exists()]
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(manifest['runs'])} runs of {results.display_path(src)} are not "
+                         f"done (first: {missing[0]}); finish the sweep before exporting it")
+    statuses = [results.read_json(src / r["run_id"] / claims.STATUS_NAME) for r in manifest["runs"]]
+    envs = []
+    for r in manifest["runs"]:
+        rec = src / r["run_id"] / results.RECORD_NAME
+        if rec.exists():
+            envs.append(results.read_json(rec).get("env", {}))
+    commits = sorted({e.get("git_commit") for e in envs}, key=str)
+    if len(commits) > 1 and not _same_code(commits, manifest["notebook"]):
+        raise ValueError(f"the runs of {results.display_path(src)} come from commits {commits} that differ in helpers/ "
+                         f"or {manifest['notebook']}; rerun the sweep from one commit (delete the folder) first")
+    out = _abs(dest) if dest is not None else results.repo_root() / "evidence" / manifest["sweep"]
+    out.mkdir(parents=True, exist_ok=True)
+    table = sweep_mod.read_results(src)
+    results.write_bytes_atomic(out / "results.csv", table.to_csv(index=False).encode("utf-8"))
+    shutil.copyfile(manifest_path, out / "sweep.json")
+    spec = _abs(manifest["spec"])
+    shutil.copyfile(spec, out / "spec.yaml")
+    ctable = claims.sweep_table(src)
+    results.write_bytes_atomic(out / "claims.csv", ctable.to_csv(index=False).encode("utf-8"))
+    rows = []
+    for st in statuses:
+        folder = src / st["run_id"]
+        recs = claims.read_claims(folder) if ((folder / claims.CLAIMS_NAME).exists()
+                                              or (folder / results.RECORD_NAME).exists()) else []
+        for c in recs:
+            rows.append({"run_id": st["run_id"], **(st.get("grid") or {}), "claim": c["id"], "status": c["status"],
+                         "evidence": claims.format_evidence(c["evidence"]), "why_not": c["why_not"]})
+    by_run = pd.DataFrame(rows)
+    results.write_bytes_atomic(out / "claims_by_run.csv", by_run.to_csv(index=False).encode("utf-8"))
+    env = envs[0] if envs else {}
+    provenance = {
+        "sweep": manifest["sweep"], "source": results.display_path(src), "copied": pd.Timestamp.now("UTC").isoformat(),
+        "commit": commits[-1] if commits else None,
+        "commits": commits,  # several only when they differ outside helpers/ and the notebook (checked)
+        "env": {k: env.get(k) for k in ("python", "torch", "sklearn", "numpy", "platform", "cpu_count",
+                                        "torch_threads", "cpu_capability", "device", "device_name")},
+        "runs": len(statuses), "ok": sum(s["status"] == "ok" for s in statuses),
+        "run_seconds": round(sum(s.get("seconds") or 0 for s in statuses), 1),
+        "first_start": min(s.get("started") or "" for s in statuses), "last_finish": max(s.get("finished") or "" for s in statuses),
+        "hosts": sorted({s.get("host") or "" for s in statuses}),
+    }
+    results.write_json_atomic(out / "provenance.json", provenance)
+    return out
+
+
+def _same_code(commits: Sequence[str | None], notebook: str) -> bool:
+    """Whether every pair of ``commits`` has the same ``helpers/`` and ``notebook`` (git diff)."""
+    if None in commits:
+        return False
+    first = commits[0]
+    for c in commits[1:]:
+        diff = subprocess.run(["git", "diff", "--quiet", first, c, "--", "helpers", notebook],
+                              cwd=results.repo_root(), capture_output=True, check=False)
+        if diff.returncode != 0:
+            return False
+    return True
+
+
+@dataclass
+class Evidence:
+    """A sweep's results as committed evidence (or read live from a sweep folder)."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    table: pd.DataFrame
+    claims: pd.DataFrame
+    provenance: dict[str, Any]
+
+
+def load(folder: str | os.PathLike) -> Evidence:
+    """Read ``evidence/<name>`` (what :func:`export_sweep` wrote) or a sweep's output folder."""
+    f = _abs(folder)
+    if not (f / claims.MANIFEST_NAME).exists():
+        raise FileNotFoundError(f"{results.display_path(f)} holds no {claims.MANIFEST_NAME}: give an evidence folder "
+                                f"(evidence/<name>) or a sweep's output folder (outputs/sweeps/<name>)")
+    manifest = results.read_json(f / claims.MANIFEST_NAME)
+    if (f / "provenance.json").exists():  # committed evidence
+        table = pd.read_csv(f / "results.csv")
+        ctable = pd.read_csv(f / "claims.csv", keep_default_na=False)
+        provenance = results.read_json(f / "provenance.json")
+    else:  # a live sweep folder
+        from helpers import sweep as sweep_mod
+
+        table, ctable, provenance = sweep_mod.read_results(f), claims.sweep_table(f), {}
+    return Evidence(f, manifest, table, ctable, provenance)
+
+
+def pm(mean: float, std: float, digits: int = 3) -> str:
+    """A mean ± standard deviation as the book prints it: ``0.776 ± 0.013``."""
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def seed_stats(table: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=1) and number of seeds of ``metric`` over the ok runs,
+    grouped by ``by`` (e.g. ``["tail", "threshold", "setup"]``)."""
+    ok = table[table["status"] == "ok"] if "status" in table.columns else table
+    g = ok.groupby(list(by))[metric].agg(["mean", "std", "count"])
+    return g.rename(columns={"count": "seeds"})
+
+
+def is_difference(mean: float, std: float, seeds: int, min_seeds: int = 5) -> bool:
+    """The book's rule for calling a paired difference a difference: its mean over seeds exceeds one
+    standard deviation of the per-seed differences, and at least ``min_seeds`` seeds back it."""
+    return bool(seeds >= min_seeds and abs(mean) > std)
+
+
+def paired_gaps(table: pd.DataFrame, level: str, metric: str, baseline: str, threshold: str | None = None) -> pd.DataFrame:
+    """Per seed, each setup's ``metric`` minus the baseline's on the same run (same data, same seed),
+    then mean, standard deviation and count over seeds, per ``level`` value and setup."""
+    ok = table[table["status"] == "ok"] if "status" in table.columns else table
+    if threshold is not None:
+        ok = ok[ok["threshold"].astype(str) == threshold]
+    wide = ok.pivot_table(index=[level, "seed"], columns="setup", values=metric)
+    gaps = wide.sub(wide[baseline], axis=0).drop(columns=baseline)
+    return gaps.stack().rename("gap").reset_index().groupby([level, "setup"])["gap"].agg(["mean", "std", "count"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.evidence",
+                                 description="copy a finished sweep's table, spec, claims and provenance into evidence/")
+    ap.add_argument("sweep_dir", help="the sweep's output folder, e.g. outputs/sweeps/imbalance")
+    ap.add_argument("dest", nargs="?", help="default: evidence/<sweep name>")
+    a = ap.parse_args(argv)
+    try:
+        out = export_sweep(a.sweep_dir, a.dest)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {', '.join(FILES)} to {results.display_path(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Multi-seed numbers quoted in the book are recomputed from the committed evidence table, and every
+number in the README's findings is one the book prints.
+
+``evidence/imbalance/`` holds the results table of ``sweeps/imbalance.yaml`` with its spec, claims,
+commit and environment (``python -m helpers.evidence outputs/sweeps/imbalance``). Every "mean ± std"
+in the committed outputs of notebooks 04 and 05 and in the README's "What the book shows" must be
+one of the figures recomputed here from that table (a mean ± standard deviation over seeds of a
+metric per tail, threshold and setup, or of a paired difference from plain BCE).
+"""
+
+import re
+
+import nbformat
+import pytest
+
+from helpers import evidence
+from helpers.results import repo_root
+from tests.notebook_runs import NOTEBOOKS
+
+EVIDENCE = repo_root() / "evidence" / "imbalance"
+PM = re.compile(r"[-+]?\d+\.\d+ ± \d+\.\d+")
+DECIMAL = re.compile(r"(?<![\w.])\d*\.\d{2,}(?![\w]|\.\d)")
+
+
+def _outputs_text(nb_path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            parts.append(o.get("text", ""))
+            parts.extend(str(v) for k, v in o.get("data", {}).items() if k.startswith("text/"))
+    return "\n".join(parts)
+
+
+def _readme_findings() -> str:
+    text = (repo_root() / "README.md").read_text(encoding="utf-8")
+    start = text.index("## What the book shows")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+@pytest.fixture(scope="module")
+def ev():
+    assert EVIDENCE.is_dir(), "evidence/imbalance is missing: python -m helpers.evidence outputs/sweeps/imbalance"
+    return evidence.load(EVIDENCE)
+
+
+@pytest.fixture(scope="module")
+def recomputed(ev):
+    """Every mean ± std the book may quote, recomputed from the committed table."""
+    t = ev.table
+    figures = set()
+    for metric in ("macro_f1", "micro_f1", "map", "pred_pos_rate"):
+        s = evidence.seed_stats(t, ["tail", "threshold", "setup"], metric)
+        figures |= {evidence.pm(m, sd) for m, sd in zip(s["mean"], s["std"], strict=True)}
+    for metric, thr in (("macro_f1", "0.5"), ("macro_f1", "tuned"), ("map", "0.5"), ("micro_f1", "0.5")):
+        g = evidence.paired_gaps(t, "tail", metric, "bce_with_logits", thr)
+        figures |= {evidence.pm(m, sd) for m, sd in zip(g["mean"], g["std"], strict=True)}
+    return figures
+
+
+def test_evidence_is_complete_with_its_provenance(ev):
+    runs = ev.table.groupby("run_id")["status"].first()
+    assert (runs == "ok").all(), f"failed runs in the evidence: {list(runs[runs != 'ok'].index)}"
+    assert len(runs) == len(ev.manifest["runs"])
+    assert ev.table.groupby("tail")["seed"].nunique().min() >= 5, "effects need 5 seeds or more per level"
+    assert ev.provenance["commit"] and ev.provenance["env"]["torch"]
+    assert (EVIDENCE / "spec.yaml").read_text() == (repo_root() / "sweeps" / "imbalance.yaml").read_text(), \
+        "the committed spec and sweeps/imbalance.yaml differ: rerun the sweep and export it again"
+    assert (ev.claims["failed"] == 0).all(), ev.claims[ev.claims["failed"] > 0]
+
+
+@pytest.mark.parametrize("where", ["05_sweep_report", "04_pos_weight_imbalance", "README"])
+def test_quoted_multi_seed_figures_recompute(recomputed, where):
+    if where == "README":
+        text = _readme_findings()
+    else:
+        nb = next((p for p in NOTEBOOKS if p.stem == where), None)
+        assert nb is not None, f"{where} is not in the book"
+        text = _outputs_text(nb)
+    quoted = set(PM.findall(text))
+    wrong = sorted(q for q in quoted if q.lstrip("+") not in recomputed)
+    assert not wrong, f"{where} quotes multi-seed figures the evidence table does not give: {wrong}"
+    if where != "04_pos_weight_imbalance":
+        assert quoted, f"{where} quotes no multi-seed figure"
+
+
+def test_readme_findings_are_numbers_the_book_prints():
+    """Every decimal in the README's findings appears in the committed outputs of a book notebook."""
+    printed = "\n".join(_outputs_text(p) for p in NOTEBOOKS)
+    text = PM.sub(" ", _readme_findings())  # the ± figures are checked against the evidence above
+    missing = sorted({n for n in DECIMAL.findall(text) if not re.search(rf"(?<![\d.]){re.escape(n)}(?!\d)", printed)})
+    assert not missing, f"README findings quote numbers no notebook prints: {missing}"
