@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import warnings
 
-SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "gpu_check", "kernels", "losses", "metrics", "models",
-              "plots", "results", "sweep", "train")
+SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "frontdoor", "gpu_check", "kernels", "labels",
+              "losses", "metrics", "mistakes", "models", "plots", "results", "sweep", "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 
 

@@ -1,0 +1,156 @@
+"""Labels and splits on purpose: corrupt labels, find the corrupted entries, split with or without
+multi-label stratification. Notebook 08 measures what each does to training.
+
+* :func:`flip_labels` flips one label (0 <-> 1) in a share of the examples (annotation noise);
+  :func:`drop_positives` turns a share of the positive entries into 0 (missing labels: partial
+  annotation, the common multi-label case); :func:`shuffle_rows` misaligns labels with inputs.
+  Each returns the corrupted labels and a mask of what it changed, so a detector can be scored.
+* :func:`out_of_fold_probs` gives every training example a predicted probability from a model that
+  did not see it (``MultilabelStratifiedKFold``), the input cleanlab needs;
+  :func:`find_issues` runs ``cleanlab.multilabel_classification.filter.find_label_issues`` on them
+  and :func:`detection_scores` scores its flags against the corrupted rows.
+* :func:`split_indices` carves a validation split from a pool of examples, at random or with
+  iterative stratification (``MultilabelStratifiedShuffleSplit``); :func:`with_split` builds the
+  :class:`helpers.data.MultiLabelData` for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.metrics import precision_score, recall_score
+from sklearn.model_selection import ShuffleSplit
+
+SPLITTERS = ("random", "stratified")
+
+
+def _check_share(share: float) -> None:
+    if not 0 <= share <= 1:
+        raise ValueError(f"share={share!r}: must be between 0 and 1")
+
+
+def _labels(Y: np.ndarray) -> np.ndarray:
+    Y = np.asarray(Y)
+    if Y.ndim != 2 or len(Y) == 0 or not np.isin(Y, (0, 1)).all():
+        raise ValueError(f"Y must be a non-empty (N, L) matrix of 0/1 labels, got shape {Y.shape}")
+    return Y
+
+
+def flip_labels(Y: np.ndarray, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Flip one randomly chosen label (0 <-> 1) in ``round(share * N)`` randomly chosen examples.
+
+    Returns ``(Y_noisy, changed)``, ``changed`` an ``(N, L)`` bool mask of the flipped entries
+    (exactly one per corrupted row)."""
+    Y = _labels(Y)
+    _check_share(share)
+    rng = np.random.default_rng(seed)
+    n, n_labels = Y.shape
+    rows = rng.choice(n, size=round(share * n), replace=False)
+    changed = np.zeros(Y.shape, dtype=bool)
+    changed[rows, rng.integers(0, n_labels, size=len(rows))] = True
+    return np.where(changed, 1 - Y, Y).astype(Y.dtype), changed
+
+
+def drop_positives(Y: np.ndarray, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Set ``round(share * P)`` randomly chosen positive entries (of the ``P`` in ``Y``) to 0.
+
+    Returns ``(Y_missing, changed)``, ``changed`` the ``(N, L)`` bool mask of the dropped positives."""
+    Y = _labels(Y)
+    _check_share(share)
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(Y.ravel() == 1)
+    drop = rng.choice(pos, size=round(share * len(pos)), replace=False)
+    changed = np.zeros(Y.size, dtype=bool)
+    changed[drop] = True
+    changed = changed.reshape(Y.shape)
+    return np.where(changed, 0, Y).astype(Y.dtype), changed
+
+
+def shuffle_rows(Y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``Y`` with its rows permuted: every label set kept, but attached to another example's input."""
+    Y = _labels(Y)
+    return Y[np.random.default_rng(seed).permutation(len(Y))]
+
+
+def to_label_lists(Y: np.ndarray) -> list[list[int]]:
+    """A 0/1 matrix as cleanlab's multi-label format: per example, the list of its label indices."""
+    return [np.flatnonzero(row).tolist() for row in _labels(Y)]
+
+
+def out_of_fold_probs(X: np.ndarray, Y: np.ndarray, fit_predict: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                      *, folds: int = 3, seed: int = 0) -> np.ndarray:
+    """Predicted probabilities ``(N, L)`` for every example from a model trained without it.
+
+    The examples are split with ``MultilabelStratifiedKFold(folds)``; ``fit_predict(X_fit, Y_fit,
+    X_held_out)`` trains on the other folds and returns probabilities for the held-out one."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    Y = _labels(Y)
+    if folds < 2:
+        raise ValueError(f"folds={folds}: need at least 2")
+    out = np.full(Y.shape, np.nan)
+    for fit_idx, held in MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, Y):
+        out[held] = fit_predict(X[fit_idx], Y[fit_idx], X[held])
+    return out
+
+
+def find_issues(Y: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """cleanlab's multi-label label-issue filter on out-of-fold probabilities: a bool mask of the examples
+    (rows) it flags as having at least one wrong label."""
+    from cleanlab.multilabel_classification.filter import find_label_issues
+
+    Y = _labels(Y)
+    pred_probs = np.asarray(pred_probs, dtype=np.float64)
+    if pred_probs.shape != Y.shape:
+        raise ValueError(f"pred_probs has shape {pred_probs.shape}, labels {Y.shape}; they must match")
+    return np.asarray(find_label_issues(labels=to_label_lists(Y), pred_probs=pred_probs), dtype=bool)
+
+
+def detection_scores(flagged: np.ndarray, corrupted: np.ndarray) -> dict:
+    """Precision and recall of row flags against the rows corrupted on purpose (scikit-learn's scores,
+    zero_division=0), with the counts behind them."""
+    flagged, corrupted = np.asarray(flagged, dtype=bool), np.asarray(corrupted, dtype=bool)
+    if flagged.shape != corrupted.shape:
+        raise ValueError(f"flagged {flagged.shape} and corrupted {corrupted.shape} must have the same shape")
+    return {"precision": float(precision_score(corrupted, flagged, zero_division=0)),
+            "recall": float(recall_score(corrupted, flagged, zero_division=0)),
+            "flagged": int(flagged.sum()), "corrupted": int(corrupted.sum()),
+            "both": int((flagged & corrupted).sum()), "base_rate": float(corrupted.mean())}
+
+
+def split_indices(Y: np.ndarray, val_fraction: float, *, seed: int = 0, how: str = "stratified"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, val_idx)`` carving ``val_fraction`` of the examples of ``Y`` into validation:
+    ``how="random"`` (scikit-learn's ``ShuffleSplit``) or ``"stratified"`` (iterative stratification,
+    ``MultilabelStratifiedShuffleSplit``, which keeps every label's share in both parts)."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    Y = _labels(Y)
+    if how not in SPLITTERS:
+        raise ValueError(f"how={how!r} is not one of {SPLITTERS}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction={val_fraction!r}: must be between 0 and 1")
+    splitter = (ShuffleSplit if how == "random" else MultilabelStratifiedShuffleSplit)(
+        n_splits=1, test_size=val_fraction, random_state=seed)
+    train_idx, val_idx = next(splitter.split(np.zeros((len(Y), 1)), Y))
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+def with_split(data, X_pool: np.ndarray, Y_pool: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
+    """A copy of ``data`` whose train and validation splits are ``train_idx`` / ``val_idx`` of the pool
+    (the test split is kept)."""
+    return dataclasses.replace(data, X_train=X_pool[train_idx], Y_train=Y_pool[train_idx],
+                               X_val=X_pool[val_idx], Y_val=Y_pool[val_idx])
+
+
+def with_train(data, Y_train: np.ndarray, X_train: np.ndarray | None = None):
+    """A copy of ``data`` with other training labels (e.g. corrupted ones) and optionally other training
+    inputs (e.g. a subset); validation and test splits are kept."""
+    Y_train = np.asarray(Y_train, dtype=np.float32)
+    X_train = data.X_train if X_train is None else np.asarray(X_train, dtype=np.float32)
+    if Y_train.ndim != 2 or Y_train.shape[1] != data.n_labels or len(Y_train) != len(X_train):
+        raise ValueError(f"Y_train has shape {Y_train.shape} for {len(X_train)} inputs; need ({len(X_train)}, "
+                         f"{data.n_labels})")
+    return dataclasses.replace(data, X_train=X_train, Y_train=Y_train)

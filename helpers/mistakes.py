@@ -1,0 +1,307 @@
+"""Training-loop mistakes, one switch each: the hand-written loop that notebook 07 breaks on purpose.
+
+:func:`helpers.train.fit` is the book's correct loop and stays closed to mistakes. :func:`train_loop`
+is the same loop written out by hand (same seeds, same batch order, same Adam, same per-epoch
+measurements), with a switch for each mistake readers make; with every switch at its default it
+reproduces ``fit``'s history exactly (``tests/test_mistakes.py`` checks that), so a broken run and
+the correct one differ only by the mistake. The switches:
+
+* ``train_mode=False``: ``model.eval()`` left on while training (dropout off, batch norm uses and
+  never updates its running statistics);
+* ``zero_grad=False``: ``optimizer.zero_grad()`` forgotten, so gradients accumulate over steps;
+* ``optimize="head"``: the optimizer holds only the last linear layer; ``optimize="stale"``: it
+  holds parameters collected before the model was rebuilt (a copy's), so the trained model never moves;
+* ``bias_init="prior"``: the fix for all-zero early predictions, the last layer's bias set to the
+  training prior ``log(p / (1 - p))`` per label (:func:`prior_bias`);
+* ``loss="bce"`` with ``amp=True``: ``BCELoss(sigmoid(x))`` under autocast, which PyTorch refuses;
+* ``lr``, ``weight_decay``, ``epochs``: the optimisation settings themselves.
+
+Unnormalised inputs are made by :func:`unnormalise` (a data set, not a switch); :func:`lr_range_test`
+runs the short learning-rate range test; :func:`select_epoch` picks a checkpoint by a validation
+column; :func:`autocast_loss` tries one loss under autocast and returns PyTorch's own error.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from helpers import metrics as metrics_mod
+from helpers import train as train_mod
+
+OPTIMIZE = ("all", "head", "stale")
+BIAS_INIT = ("default", "prior")
+LOSSES = ("bce_with_logits", "bce")
+_SELECT_MIN = ("val_loss",)
+
+
+@dataclass
+class LoopResult:
+    """What :func:`train_loop` returns: the model, per-epoch ``history`` and per-step ``steps``
+    (``step, epoch, loss, grad_norm``), and the switches it ran with."""
+
+    model: nn.Module
+    history: pd.DataFrame
+    steps: pd.DataFrame
+    switches: dict
+    train_seconds: float
+
+    def predict_proba(self, X: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
+        """Sigmoid probabilities ``(N, L)`` for inputs ``X`` (model in eval mode)."""
+        dev = next(self.model.parameters()).device
+        Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
+        return torch.sigmoid(train_mod._outputs(self.model, Xt, batch_size)).cpu().numpy()
+
+
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The model's last ``nn.Linear`` (its head), or a ``ValueError`` if it has none."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer: head-only training and the prior bias "
+                         f"need a final linear layer")
+    return linears[-1]
+
+
+def prior_bias(Y_train: np.ndarray, eps: float = 1e-4) -> torch.Tensor:
+    """``log(p / (1 - p))`` of each label's training frequency ``p`` (clipped to ``[eps, 1 - eps]``): the
+    bias at which an untrained head predicts each label's base rate instead of 0.5."""
+    Y = np.asarray(Y_train, dtype=np.float64)
+    if Y.ndim != 2 or len(Y) == 0:
+        raise ValueError(f"Y_train must be a non-empty (N, L) 0/1 matrix, got shape {Y.shape}")
+    p = np.clip(Y.mean(axis=0), eps, 1 - eps)
+    return torch.as_tensor(np.log(p / (1 - p)), dtype=torch.float32)
+
+
+def unnormalise(data):
+    """A copy of ``data`` with the inputs the way they came: images back to 0-255 pixels, tabular
+    features back to raw units (undoing the training-split standardization the loaders apply).
+
+    Raises ``ValueError`` for tabular data without recorded standardization statistics."""
+    if data.kind == "image":
+        scale = {s: getattr(data, f"X_{s}") * np.float32(255.0) for s in ("train", "val", "test")}
+    else:
+        st = data.info.get("standardize")
+        if not st:
+            raise ValueError(f"{data.name}: no standardization statistics in data.info['standardize']; "
+                             f"its features are already as given")
+        mean, std = np.asarray(st["mean"]), np.asarray(st["std"])
+        scale = {s: (getattr(data, f"X_{s}") * std + mean).astype(np.float32) for s in ("train", "val", "test")}
+    return dataclasses.replace(data, **{f"X_{s}": x for s, x in scale.items()},
+                               info={**data.info, "unnormalised": True})
+
+
+def _criterion(loss: str) -> nn.Module:
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is not one of {LOSSES}")
+    return nn.BCEWithLogitsLoss() if loss == "bce_with_logits" else nn.BCELoss()
+
+
+def _forward_loss(model, criterion, loss: str, x, y, amp_device: str | None):
+    with torch.autocast(device_type=amp_device or "cpu", dtype=torch.bfloat16, enabled=amp_device is not None):
+        out = model(x)
+        if amp_device is not None:  # the mistake under test: the loss computed inside autocast
+            return out, criterion(torch.sigmoid(out) if loss == "bce" else out, y)
+    out = out.float()
+    return out, criterion(torch.sigmoid(out) if loss == "bce" else out, y)
+
+
+def _evaluate(model, X, Y_np, Y, criterion, loss: str, prefix: str) -> dict:
+    out = train_mod._outputs(model, X, 2048)
+    p = torch.sigmoid(out)
+    val_loss = float(criterion(p if loss == "bce" else out, Y))
+    m = metrics_mod.evaluate(Y_np, p.clamp(0, 1).cpu().numpy())
+    never = int(sum(r["precision"] == 0 and r["recall"] == 0 for r in m["per_label"]))
+    return {f"{prefix}_loss": val_loss, f"{prefix}_micro_f1": m["micro_f1"], f"{prefix}_macro_f1": m["macro_f1"],
+            f"{prefix}_map": m["map"], f"{prefix}_pred_pos_rate": m["pred_pos_rate"],
+            f"{prefix}_labels_f1_zero": never}
+
+
+def train_loop(
+    model: nn.Module,
+    data,
+    *,
+    epochs: int = 15,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    train_mode: bool = True,
+    zero_grad: bool = True,
+    optimize: str = "all",
+    bias_init: str = "default",
+    loss: str = "bce_with_logits",
+    amp: bool = False,
+    eval_test: bool = False,
+    max_grad_norm_steps: int | None = None,
+    progress: bool = True,
+    desc: str = "loop",
+) -> LoopResult:
+    """Train ``model`` on ``data`` (a :class:`helpers.data.MultiLabelData`) with Adam, mistakes switched on
+    by the keyword arguments (see the module docstring); every epoch records the training loss, the
+    validation loss, micro/macro-F1, mAP, predicted-positive rate, how many labels have F1 0, and the
+    mean gradient norm over the epoch's steps (the gradient the optimizer sees, accumulated or not).
+
+    ``eval_test=True`` adds the same measurements on the test split each epoch (for model selection).
+    ``amp=True`` runs the forward pass *and the loss* under bf16 autocast on the model's device type;
+    with ``loss="bce"`` PyTorch raises there, at the first step, with its own message.
+    """
+    if optimize not in OPTIMIZE:
+        raise ValueError(f"optimize={optimize!r} is not one of {OPTIMIZE}")
+    if bias_init not in BIAS_INIT:
+        raise ValueError(f"bias_init={bias_init!r} is not one of {BIAS_INIT}")
+    if epochs < 1 or batch_size < 1 or lr <= 0 or weight_decay < 0:
+        raise ValueError(f"train_loop needs epochs >= 1, batch_size >= 1, lr > 0, weight_decay >= 0; got "
+                         f"{epochs}, {batch_size}, {lr}, {weight_decay}")
+    criterion = _criterion(loss)
+    dev = train_mod.resolve_device(device)
+    train_mod.set_seed(seed)
+    model = model.to(dev)
+    if bias_init == "prior":
+        with torch.no_grad():
+            last_linear(model).bias.copy_(prior_bias(data.Y_train).to(dev))
+
+    Xtr = torch.as_tensor(data.X_train, dtype=torch.float32, device=dev)
+    Ytr = torch.as_tensor(data.Y_train, dtype=torch.float32, device=dev)
+    Xva = torch.as_tensor(data.X_val, dtype=torch.float32, device=dev)
+    Yva = torch.as_tensor(data.Y_val, dtype=torch.float32, device=dev)
+    if eval_test:
+        Xte = torch.as_tensor(data.X_test, dtype=torch.float32, device=dev)
+        Yte = torch.as_tensor(data.Y_test, dtype=torch.float32, device=dev)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    if optimize == "all":
+        params = list(model.parameters())
+    elif optimize == "head":
+        params = list(last_linear(model).parameters())
+    else:  # parameters collected before the model was rebuilt: they belong to another module
+        params = list(copy.deepcopy(model).parameters())
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    amp_device = dev.type if amp else None
+
+    rows, step_rows = [], []
+    n, step = len(Xtr), 0
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
+    t_start = time.perf_counter()
+    if not train_mode:
+        model.eval()  # left on, e.g. after a validation pass, and never switched back
+    for epoch in bar:
+        if train_mode:
+            model.train()
+        perm = torch.randperm(n, generator=gen).to(dev)
+        total, grad_norms = torch.zeros((), device=dev), []
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            _, batch_loss = _forward_loss(model, criterion, loss, Xtr[idx], Ytr[idx], amp_device)
+            if zero_grad:
+                optimizer.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            grad_norms.append(train_mod._grad_norm(model))
+            optimizer.step()
+            total += batch_loss.detach().float() * len(idx)
+            step += 1
+            step_rows.append({"step": step, "epoch": epoch + 1, "loss": float(batch_loss.detach()),
+                              "grad_norm": grad_norms[-1]})
+        row = {"epoch": epoch + 1, "train_loss": float(total) / n}
+        row.update(_evaluate(model, Xva, data.Y_val, Yva, criterion, loss, "val"))
+        row["grad_norm"] = float(np.mean(grad_norms))
+        if eval_test:
+            row.update(_evaluate(model, Xte, data.Y_test, Yte, criterion, loss, "test"))
+        rows.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_map=f"{row['val_map']:.3f}")
+    switches = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
+                "train_mode": train_mode, "zero_grad": zero_grad, "optimize": optimize, "bias_init": bias_init,
+                "loss": loss, "amp": amp}
+    return LoopResult(model=model, history=pd.DataFrame(rows), steps=pd.DataFrame(step_rows), switches=switches,
+                      train_seconds=time.perf_counter() - t_start)
+
+
+def lr_range_test(model: nn.Module, data, *, lr_min: float = 1e-5, lr_max: float = 1.0, steps: int = 60,
+                  batch_size: int = 128, seed: int = 0, device: str | torch.device = "auto",
+                  smoothing: float = 0.8, stop_factor: float = 4.0) -> pd.DataFrame:
+    """The short learning-rate range test: Adam on a copy of ``model``, the learning rate raised
+    geometrically from ``lr_min`` to ``lr_max`` over ``steps`` mini-batches, the training loss recorded
+    at each. Stops early once the smoothed loss exceeds ``stop_factor`` x its best (diverged).
+
+    Returns a frame with ``step, lr, loss, smoothed`` (exponential moving average, bias-corrected).
+    Read it with :func:`suggest_lr`. ``model`` itself is not changed."""
+    if not 0 < lr_min < lr_max or steps < 5:
+        raise ValueError(f"need 0 < lr_min < lr_max and steps >= 5; got {lr_min}, {lr_max}, {steps}")
+    dev = train_mod.resolve_device(device)
+    train_mod.set_seed(seed)
+    net = copy.deepcopy(model).to(dev).train()
+    criterion = nn.BCEWithLogitsLoss()
+    X = torch.as_tensor(data.X_train, dtype=torch.float32, device=dev)
+    Y = torch.as_tensor(data.Y_train, dtype=torch.float32, device=dev)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    lrs = np.geomspace(lr_min, lr_max, steps)
+    optimizer = torch.optim.Adam(net.parameters(), lr=float(lrs[0]))
+    rows, avg, best = [], 0.0, np.inf
+    perm = torch.randperm(len(X), generator=gen)
+    pos = 0
+    for k, lr in enumerate(lrs):
+        if pos + batch_size > len(X):
+            perm, pos = torch.randperm(len(X), generator=gen), 0
+        idx = perm[pos:pos + batch_size].to(dev)
+        pos += batch_size
+        for group in optimizer.param_groups:
+            group["lr"] = float(lr)
+        loss = criterion(net(X[idx]), Y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        avg = smoothing * avg + (1 - smoothing) * value
+        smoothed = avg / (1 - smoothing ** (k + 1))
+        rows.append({"step": k + 1, "lr": float(lr), "loss": value, "smoothed": smoothed})
+        best = min(best, smoothed)
+        if not np.isfinite(value) or smoothed > stop_factor * best:
+            break
+    return pd.DataFrame(rows)
+
+
+def suggest_lr(test: pd.DataFrame) -> dict:
+    """Two readings of a range test: ``steepest`` (the lr where the smoothed loss falls fastest per
+    log-lr) and ``min_loss`` (the lr of the lowest smoothed loss; the usual advice is a tenth of it)."""
+    if len(test) < 3:
+        raise ValueError("the range test has fewer than 3 steps; give it more steps")
+    s = test["smoothed"].to_numpy()
+    slope = np.gradient(s, np.log(test["lr"].to_numpy()))
+    i_min = int(np.argmin(s))
+    i_steep = int(np.argmin(slope[: i_min + 1]))
+    return {"steepest": float(test["lr"].iloc[i_steep]), "min_loss": float(test["lr"].iloc[i_min]),
+            "min_loss_over_10": float(test["lr"].iloc[i_min]) / 10}
+
+
+def select_epoch(history: pd.DataFrame, by: str) -> int:
+    """The epoch a checkpoint rule picks: lowest ``val_loss``, or highest of another validation column
+    (``val_macro_f1``, ``val_map``...); ties go to the earliest epoch."""
+    if by not in history.columns:
+        raise ValueError(f"history has no column {by!r}; choose one of {[c for c in history.columns if 'val' in c]}")
+    col = history[by]
+    i = int(col.idxmin()) if by in _SELECT_MIN else int(col.idxmax())
+    return int(history.loc[i, "epoch"])
+
+
+def autocast_loss(loss: str, logits: torch.Tensor, targets: torch.Tensor, *, device_type: str = "cpu",
+                  dtype: torch.dtype = torch.bfloat16) -> dict:
+    """Compute ``loss`` (``"bce"``: ``BCELoss(sigmoid(x))``; ``"bce_with_logits"``) per element inside
+    ``torch.autocast(device_type, dtype)``, on logits cast to ``dtype`` as a linear layer under autocast
+    returns them. Returns ``{"ok": True, "loss": per-element float64 array, "dtype": ...}`` or
+    ``{"ok": False, "error": "<ExceptionType>: <PyTorch's own message>"}``."""
+    _criterion(loss)  # checks the name
+    criterion = nn.BCEWithLogitsLoss(reduction="none") if loss == "bce_with_logits" else nn.BCELoss(reduction="none")
+    try:
+        with torch.autocast(device_type=device_type, dtype=dtype):
+            x = logits.to(device_type).to(dtype)
+            out = criterion(torch.sigmoid(x) if loss == "bce" else x, targets.to(device_type))
+    except RuntimeError as e:
+        return {"ok": False, "error": f"{type(e).__name__}: {str(e).strip()}"}
+    return {"ok": True, "loss": out.detach().double().cpu().numpy(), "dtype": str(out.dtype).replace("torch.", "")}

@@ -1,0 +1,92 @@
+"""helpers.labels: corruptions change exactly what they report, splits and scores behave."""
+
+import numpy as np
+import pytest
+
+from helpers import data, labels
+
+
+@pytest.fixture(scope="module")
+def Y():
+    rng = np.random.default_rng(0)
+    Y = (rng.random((400, 6)) < [0.5, 0.3, 0.2, 0.1, 0.05, 0.03]).astype(np.float32)
+    Y[0] = 1  # every label has a positive
+    return Y
+
+
+def test_flip_labels_flips_one_label_in_a_share_of_rows(Y):
+    noisy, changed = labels.flip_labels(Y, 0.1, seed=3)
+    assert changed.sum() == 40 and (changed.sum(axis=1) <= 1).all()
+    assert ((noisy != Y) == changed).all() and noisy.dtype == Y.dtype
+    same, none = labels.flip_labels(Y, 0.0)
+    assert not none.any() and (same == Y).all()
+
+
+def test_drop_positives_only_removes_positives(Y):
+    missing, changed = labels.drop_positives(Y, 0.25, seed=1)
+    assert changed.sum() == round(0.25 * Y.sum())
+    assert (Y[changed] == 1).all() and (missing[changed] == 0).all() and (missing <= Y).all()
+
+
+def test_shuffle_rows_keeps_label_sets(Y):
+    sh = labels.shuffle_rows(Y, seed=0)
+    assert sorted(map(tuple, sh)) == sorted(map(tuple, Y)) and not (sh == Y).all()
+
+
+def test_bad_inputs_raise(Y):
+    with pytest.raises(ValueError, match="share"):
+        labels.flip_labels(Y, 1.5)
+    with pytest.raises(ValueError, match="0/1"):
+        labels.drop_positives(Y * 2, 0.1)
+    with pytest.raises(ValueError, match="how"):
+        labels.split_indices(Y, 0.2, how="kfold")
+
+
+def test_label_lists():
+    assert labels.to_label_lists(np.array([[1, 0, 1], [0, 0, 0]])) == [[0, 2], []]
+
+
+def test_stratified_split_keeps_rare_label_shares(Y):
+    rare = Y[:, -1].sum()
+    counts = {how: [Y[labels.split_indices(Y, 0.2, seed=s, how=how)[1], -1].sum() for s in range(8)]
+              for how in labels.SPLITTERS}
+    assert np.std(counts["stratified"]) <= np.std(counts["random"])
+    assert all(abs(c - 0.2 * rare) <= 1.5 for c in counts["stratified"])
+    tr, va = labels.split_indices(Y, 0.2, seed=0)
+    assert len(va) == 80 and len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(Y)
+
+
+def test_out_of_fold_probs_never_sees_the_row(Y):
+    X = np.arange(len(Y), dtype=np.float32)[:, None]
+    seen = []
+
+    def fit_predict(X_fit, Y_fit, X_held):
+        assert not np.intersect1d(X_fit[:, 0], X_held[:, 0]).size
+        seen.append(len(X_held))
+        return np.full((len(X_held), Y_fit.shape[1]), 0.5)
+
+    p = labels.out_of_fold_probs(X, Y, fit_predict, folds=4)
+    assert sum(seen) == len(Y) and not np.isnan(p).any()
+
+
+def test_find_issues_flags_obvious_errors(Y):
+    noisy, changed = labels.flip_labels(Y, 0.05, seed=2)
+    probs = np.clip(Y * 0.9 + 0.05, 0, 1)  # a model that knows the clean labels
+    flags = labels.find_issues(noisy, probs)
+    s = labels.detection_scores(flags, changed.any(axis=1))
+    assert s["recall"] > 0.8 and s["precision"] > 0.8 and s["corrupted"] == 20
+
+
+def test_detection_scores():
+    s = labels.detection_scores(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool))
+    assert s == {"precision": 0.5, "recall": 0.5, "flagged": 2, "corrupted": 2, "both": 1, "base_rate": 0.5}
+
+
+def test_with_train_and_with_split():
+    d = data.make_scenes(n_train=60, n_val=20, n_test=20, seed=0)
+    sub = labels.with_train(d, d.Y_train[:10], d.X_train[:10])
+    assert len(sub.X_train) == 10 and sub.X_val is d.X_val
+    with pytest.raises(ValueError, match="shape"):
+        labels.with_train(d, d.Y_train[:10])
+    part = labels.with_split(d, d.X_train, d.Y_train, np.arange(40), np.arange(40, 60))
+    assert len(part.Y_val) == 20 and part.X_test is d.X_test

@@ -1,0 +1,125 @@
+"""helpers.mistakes: the hand-written loop reproduces helpers.train.fit, and each switch does what it says."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import data, mistakes, models, train
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return data.make_scenes(n_train=96, n_val=48, n_test=48, seed=1)
+
+
+@pytest.fixture(scope="module")
+def init(tiny):
+    return models.build_model(tiny, seed=0)
+
+
+def _loop(init, tiny, **kw):
+    return mistakes.train_loop(copy.deepcopy(init), tiny, epochs=kw.pop("epochs", 2), batch_size=32, seed=0,
+                               device="cpu", progress=False, **kw)
+
+
+def test_correct_loop_reproduces_fit(tiny, init):
+    ref = train.fit(copy.deepcopy(init), tiny, "bce_with_logits", epochs=2, batch_size=32, seed=0, device="cpu",
+                    progress=False)
+    mine = _loop(init, tiny)
+    cols = ["train_loss", "val_loss", "val_micro_f1", "val_macro_f1", "val_map", "val_pred_pos_rate", "grad_norm"]
+    np.testing.assert_allclose(mine.history[cols].to_numpy(), ref.history[cols].to_numpy(), rtol=1e-6, atol=1e-7)
+    for a, b in zip(mine.model.parameters(), ref.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_history_and_steps_columns(tiny, init):
+    r = _loop(init, tiny, eval_test=True)
+    assert list(r.history["epoch"]) == [1, 2]
+    assert {"test_macro_f1", "test_map", "val_labels_f1_zero"} <= set(r.history.columns)
+    assert len(r.steps) == 2 * 3 and r.steps["step"].tolist() == list(range(1, 7))
+    assert r.predict_proba(tiny.X_test).shape == tiny.Y_test.shape
+
+
+def test_stale_optimizer_leaves_weights_untouched(tiny, init):
+    r = _loop(init, tiny, optimize="stale")
+    for a, b in zip(r.model.parameters(), init.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_head_only_moves_only_the_head(tiny, init):
+    r = _loop(init, tiny, optimize="head")
+    head = mistakes.last_linear(r.model)
+    assert not torch.equal(head.weight, mistakes.last_linear(init).weight)
+    assert torch.equal(r.model[0].weight, init[0].weight)
+
+
+def test_eval_mode_keeps_batchnorm_statistics(tiny, init):
+    r = _loop(init, tiny, train_mode=False)
+    bn = r.model[1]
+    assert torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))
+    assert not r.model.training
+
+
+def test_forgotten_zero_grad_accumulates(tiny, init):
+    right, wrong = _loop(init, tiny, epochs=1), _loop(init, tiny, epochs=1, zero_grad=False)
+    assert wrong.steps["grad_norm"].iloc[-1] > right.steps["grad_norm"].iloc[-1]
+    assert wrong.steps["grad_norm"].iloc[0] == pytest.approx(right.steps["grad_norm"].iloc[0])
+
+
+def test_prior_bias(tiny, init):
+    Y = np.array([[1, 0], [0, 0], [1, 0], [0, 1]], dtype=np.float32)
+    np.testing.assert_allclose(mistakes.prior_bias(Y).numpy(), [0.0, np.log(0.25 / 0.75)], atol=1e-6)
+    r = _loop(init, tiny, epochs=1, bias_init="prior")
+    assert r.switches["bias_init"] == "prior"
+    with pytest.raises(ValueError, match="non-empty"):
+        mistakes.prior_bias(np.zeros(3))
+
+
+def test_unnormalise(tiny):
+    raw = mistakes.unnormalise(tiny)
+    np.testing.assert_allclose(raw.X_train, tiny.X_train * 255, rtol=1e-6)
+    assert tiny.X_train.max() <= 1.0  # the original is untouched
+    Z = np.zeros((4, 2), dtype=np.float32)
+    tab = data.MultiLabelData("t", "tabular", Z, Z, Z, Z, Z, Z, ["a", "b"],
+                              info={"standardize": {"mean": [5.0, 100.0], "std": [2.0, 50.0]}})
+    back = mistakes.unnormalise(tab)
+    np.testing.assert_allclose(back.X_val[0], [5.0, 100.0])
+    with pytest.raises(ValueError, match="standardization"):
+        mistakes.unnormalise(data.MultiLabelData("t", "tabular", Z, Z, Z, Z, Z, Z, ["a", "b"]))
+
+
+def test_lr_range_test_and_suggestion(tiny, init):
+    rt = mistakes.lr_range_test(init, tiny, lr_min=1e-4, lr_max=1.0, steps=12, batch_size=32, device="cpu")
+    assert rt["lr"].is_monotonic_increasing and len(rt) <= 12
+    s = mistakes.suggest_lr(rt)
+    assert set(s) == {"steepest", "min_loss", "min_loss_over_10"} and s["steepest"] <= s["min_loss"]
+    with pytest.raises(ValueError):
+        mistakes.lr_range_test(init, tiny, lr_min=1.0, lr_max=0.1)
+
+
+def test_select_epoch():
+    import pandas as pd
+
+    h = pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.5, 0.3, 0.4], "val_macro_f1": [0.1, 0.2, 0.3]})
+    assert mistakes.select_epoch(h, "val_loss") == 2 and mistakes.select_epoch(h, "val_macro_f1") == 3
+    with pytest.raises(ValueError, match="no column"):
+        mistakes.select_epoch(h, "val_f1")
+
+
+def test_autocast_loss_on_cpu():
+    x, y = torch.linspace(-20, 20, 41), torch.zeros(41)
+    bce, logits = mistakes.autocast_loss("bce", x, y), mistakes.autocast_loss("bce_with_logits", x, y)
+    assert logits["ok"] and logits["dtype"] == "float32"
+    np.testing.assert_allclose(logits["loss"][-1], 20.0, rtol=1e-3)
+    if bce["ok"]:  # the CPU runs it in float32 on bfloat16 probabilities: pinned at the clamp early
+        assert bce["loss"][-1] == 100.0
+    else:
+        assert "autocast" in bce["error"]
+
+
+def test_bad_switches_raise(tiny, init):
+    for kw in ({"optimize": "some"}, {"bias_init": "zero"}, {"loss": "mse"}, {"epochs": 0}):
+        with pytest.raises(ValueError):
+            _loop(init, tiny, **kw)
