@@ -93,8 +93,11 @@ class Ledger:
         evidence: Mapping[str, Any] | None = None,
         applies: bool = True,
         why_not: str = "",
-    ) -> dict[str, Any]:
-        """Record one claim and return its record; raise :class:`ClaimFailed` when it fails.
+    ) -> None:
+        """Record one claim (appended to :attr:`records`); raise :class:`ClaimFailed` when it fails.
+
+        It returns nothing, so a claim as the last line of a notebook cell shows only its printed
+        line, never the record (nbval's kernel ignores IPython's trailing-semicolon rule).
 
         ``holds`` is the claim's test (a bool, or a callable returning one, evaluated only when the
         claim applies); ``evidence`` the numbers it was judged on; ``applies=False`` with a
@@ -132,7 +135,6 @@ class Ledger:
             print(describe(record))
         if status == FAILED:
             raise ClaimFailed(f"claim {id!r} failed: {record['text']} (evidence: {format_evidence(evidence)})")
-        return record
 
     def summary(self) -> dict[str, int]:
         """How many claims held, failed and were not applicable."""

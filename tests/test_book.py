@@ -36,7 +36,7 @@ def test_select_notebooks_globs_paths_and_clear_errors(tmp_path, monkeypatch):
     chosen = book.select_notebooks(["0[1-2]_*.ipynb", "03_c.ipynb", "01_a.ipynb"])
     assert [p.name for p in chosen] == ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]  # each once, in the order given
     assert [p.stem for p in book.select_notebooks(["notebooks/0[1-2]_*.ipynb"])] == [
-        p.stem for p in book.book_notebooks()[:2]]  # relative to the repository root too
+        p.stem for p in book.book_notebooks() if p.name[:2] in ("01", "02")]  # relative to the repository root too
     with pytest.raises(ValueError, match=r"no notebook matches '09_\*\.ipynb'"):
         book.select_notebooks(["09_*.ipynb"])
     with pytest.raises(ValueError, match="notes.txt is not a notebook"):

@@ -10,7 +10,9 @@ from helpers import claims
 
 def test_held_claim_is_recorded_and_written(tmp_path, capsys):
     led = claims.Ledger(tmp_path, notebook="nb")
-    rec = led.claim("a_beats_b", "A beats B", holds=np.float64(0.9) > 0.5, evidence={"a": np.float32(0.9), "b": 0.5})
+    assert led.claim("a_beats_b", "A beats B", holds=np.float64(0.9) > 0.5,
+                     evidence={"a": np.float32(0.9), "b": 0.5}) is None
+    rec = led.records[-1]
     assert rec["status"] == "held" and rec["evidence"]["a"] == pytest.approx(0.9)
     assert "✔ held [a_beats_b] A beats B" in capsys.readouterr().out
     on_disk = json.loads((tmp_path / "claims.json").read_text())
@@ -32,7 +34,8 @@ def test_not_applicable_needs_a_reason_and_skips_the_test(tmp_path):
     def boom():
         raise KeyError("neg_over_pos")
 
-    rec = led.claim("x", "text", holds=boom, applies=False, why_not="setup neg_over_pos not run")
+    led.claim("x", "text", holds=boom, applies=False, why_not="setup neg_over_pos not run")
+    rec = led.records[-1]
     assert rec["status"] == "not applicable" and led.summary() == {"held": 0, "failed": 0, "not applicable": 1}
 
 
