@@ -9,7 +9,6 @@ machine and retried when it fails before the first cell. The cluster around the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -19,11 +18,12 @@ import socket
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from helpers import kernels
 from helpers.sweep.spec import RUNNER_PARAM, SweepSpec
 
 KERNEL_NAME = "python3"
@@ -46,73 +46,6 @@ _KERNEL_FAILURE_PATTERNS = (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@contextlib.contextmanager
-def _kernel_start_lock() -> Iterator[None]:
-    """An exclusive lock per machine and user, in the system temp folder (no-op where fcntl is
-    missing, the file cannot be opened, or HELPERS_SWEEP_KERNEL_LOCK=0)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    if os.environ.get("HELPERS_SWEEP_KERNEL_LOCK", "1") == "0":
-        yield
-        return
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    try:
-        f = open(Path(tempfile.gettempdir()) / f"helpers-sweep-kernel-start-{uid}.lock", "a+")  # noqa: SIM115
-    except OSError:
-        yield
-        return
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(f, fcntl.LOCK_UN)
-        f.close()
-
-
-def _kernel_manager_class(env: Mapping[str, str]) -> type:
-    """An AsyncKernelManager that gives the kernel ``env`` and starts under the machine's
-    kernel-start lock, held until the kernel has bound its five ports."""
-    import zmq
-    from jupyter_client.manager import AsyncKernelManager
-
-    extra_env = dict(env)
-
-    class SweepKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw["env"] = {**(kw.get("env") or os.environ), **extra_env}
-            supports_curve = getattr(self, "_kernel_supports_curve_encryption", None)  # recent jupyter_client only
-            if supports_curve is not None and zmq.has("curve") and supports_curve():
-                kw.setdefault("transport_encryption", "auto")  # else recent kernels warn about plain TCP
-            with _kernel_start_lock():
-                await super().start_kernel(**kw)
-                await self._wait_ports_bound(deadline=time.monotonic() + 30)
-
-        async def _wait_ports_bound(self, deadline: float) -> None:
-            import asyncio
-
-            if self.transport != "tcp":
-                return
-            ports = [self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port]
-            while time.monotonic() < deadline and await self.is_alive():
-                if all(_port_open(self.ip, p) for p in ports):
-                    return
-                await asyncio.sleep(0.05)
-
-    return SweepKernelManager
-
-
-def _port_open(ip: str, port: int) -> bool:
-    try:
-        with socket.create_connection((ip, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _executed_cells(nb_path: Path) -> int | None:
@@ -247,7 +180,7 @@ def execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
                     kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
                     cwd=str(nb_dir or run_dir),
                     start_timeout=KERNEL_START_TIMEOUT_S,
-                    kernel_manager_class=_kernel_manager_class(env),
+                    kernel_manager_class=kernels.kernel_manager_class(env),
                 )
                 error = None
             except Exception as e:  # recorded, never raised: one run must not stop the others
