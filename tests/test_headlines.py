@@ -13,8 +13,7 @@ tighter than the differences the book's claims rest on.
 import pytest
 
 from helpers.claims import FAILED, HELD, NOT_APPLICABLE
-from helpers.results import RECORD_NAME, read_json, repo_root
-from tests.notebook_runs import NOTEBOOKS, run
+from tests.notebook_runs import NOTEBOOKS, record_getter
 
 pytestmark = pytest.mark.headlines
 
@@ -69,19 +68,7 @@ HELD_AT_DEFAULTS = {
 
 @pytest.fixture(scope="module")
 def records(request, tmp_path_factory):
-    cache = {}
-
-    def get(stem):
-        if stem not in cache:
-            path = repo_root() / "outputs" / stem / RECORD_NAME
-            if path.exists() and path.stat().st_mtime >= request.config.session_start_time:
-                cache[stem] = read_json(path)
-            else:
-                nb = repo_root() / "notebooks" / f"{stem}.ipynb"
-                cache[stem] = run(nb, tmp_path_factory.mktemp(stem))
-        return cache[stem]
-
-    return get
+    return record_getter(request.config.session_start_time, tmp_path_factory)
 
 
 def _find(record, setup, threshold):

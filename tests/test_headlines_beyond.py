@@ -8,8 +8,7 @@ tighter than the gaps the notebooks' claims rest on.
 
 import pytest
 
-from helpers.results import RECORD_NAME, read_json, repo_root
-from tests.notebook_runs import run
+from tests.notebook_runs import record_getter
 
 pytestmark = pytest.mark.headlines
 
@@ -32,18 +31,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def records(request, tmp_path_factory):
-    cache = {}
-
-    def get(stem):
-        if stem not in cache:
-            path = repo_root() / "outputs" / stem / RECORD_NAME
-            if path.exists() and path.stat().st_mtime >= request.config.session_start_time:
-                cache[stem] = read_json(path)
-            else:
-                cache[stem] = run(repo_root() / "notebooks" / f"{stem}.ipynb", tmp_path_factory.mktemp(stem))
-        return cache[stem]
-
-    return get
+    return record_getter(request.config.session_start_time, tmp_path_factory)
 
 
 @pytest.mark.parametrize("stem,key", [(s, k) for s, ks in EXPECTED.items() for k in ks],

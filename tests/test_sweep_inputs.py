@@ -16,22 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from helpers import sweep
 from helpers.results import repo_root
 from helpers.sweep import runner, storage
+from tests.test_sweep import LIGHT, write_spec
 
-LIGHT = "tests/fixtures/sweep_fixture_light.ipynb"
 FIXTURE = "tests/fixtures/sweep_fixture.ipynb"
 
 
-def write_spec(tmp_path: Path, name: str = "spec", **spec) -> Path:
-    spec.setdefault("notebook", LIGHT)
-    spec.setdefault("output", str(tmp_path / "out"))
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def _free_port() -> int:
