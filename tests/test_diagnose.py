@@ -463,7 +463,8 @@ def test_callers_objects_and_rng_are_untouched():
     assert torch.equal(criterion.pos_weight, torch.full((L,), 2.0))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (make gpu-check)")
 def test_runs_on_the_models_device_and_restores_its_rng():
     model = mlp().cuda()
     criterion = nn.BCEWithLogitsLoss(pos_weight=torch.ones(L))  # left on the CPU: a classic

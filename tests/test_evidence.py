@@ -8,6 +8,7 @@ one of the figures recomputed here from that table (a mean ± standard deviation
 metric per tail, threshold and setup, or of a paired difference from plain BCE).
 """
 
+import json
 import re
 
 import nbformat
@@ -90,3 +91,45 @@ def test_readme_findings_are_numbers_the_book_prints():
     text = PM.sub(" ", _readme_findings())  # the ± figures are checked against the evidence above
     missing = sorted({n for n in DECIMAL.findall(text) if not re.search(rf"(?<![\d.]){re.escape(n)}(?!\d)", printed)})
     assert not missing, f"README findings quote numbers no notebook prints: {missing}"
+
+
+GPU_EVIDENCE = repo_root() / "evidence" / "gpu_check"
+NUMBER = re.compile(r"(?<![\w.,])(?:\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+)(?![\w]|[.,]\d)")  # 0.976, 36,380
+
+
+def _evidence_numbers(folder) -> list[str]:
+    """The figures the GPU run printed: its summary, its logs, and its claims' evidence (not every number
+    in the metrics files, among which almost any figure would find a match)."""
+    parts = [p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.log"))]
+    parts.append((folder / "summary.json").read_text(encoding="utf-8"))
+    for p in sorted(folder.rglob("*.metrics.json")):
+        parts.append(json.dumps([c.get("evidence") for c in json.loads(p.read_text(encoding="utf-8"))["claims"]]))
+    return re.findall(r"\d[\d,]*(?:\.\d+)?", "\n".join(parts))
+
+
+def _printed(quoted: str, numbers: list[str]) -> bool:
+    """``quoted`` is one of ``numbers``, or one of them rounded to ``quoted``'s decimals."""
+    places = len(quoted.split(".")[1]) if "." in quoted else 0
+    q = float(quoted.replace(",", ""))
+    return any(n == quoted or round(float(n.replace(",", "")), places) == q for n in numbers)
+
+
+def test_readme_gpu_figures_come_from_the_committed_gpu_run():
+    """Every decimal in the README's "Measured on a GPU" is in evidence/gpu_check (as printed there, or
+    rounded from a figure there): the GPU figures cannot be typed in or outlive a rerun."""
+    text = (repo_root() / "README.md").read_text(encoding="utf-8")
+    start = text.index("### Measured on a GPU")
+    section = text[start:text.index("\n## ", start)]
+    summary = json.loads((GPU_EVIDENCE / "summary.json").read_text(encoding="utf-8"))
+    assert summary["steps"] and all(s["status"] == "ok" for s in summary["steps"]), summary["steps"]
+    assert summary["gpu"] in section and summary["seconds"] <= summary["budget_s"]
+    numbers = _evidence_numbers(GPU_EVIDENCE)
+    quoted = NUMBER.findall(section)
+    assert quoted, "the GPU section quotes no figure"
+    missing = sorted({q for q in quoted if not _printed(q, numbers)})
+    assert not missing, f"README's GPU section quotes figures evidence/gpu_check does not hold: {missing}"
+
+
+def test_printed_matches_only_roundings():
+    assert _printed("0.79", ["0.7889714"]) and _printed("36,380", ["36,380"]) and _printed("1.22", ["1.22"])
+    assert not _printed("0.78", ["0.7889714"]) and not _printed("0.9", ["0.7889714"])
