@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import data as D
+from helpers.data import scenes as data_scenes
 from helpers.results import repo_root
 
 YEAST = repo_root().parent / "shared" / "data" / "multilabel" / "yeast.npz"
@@ -64,7 +65,7 @@ def test_scene_shapes_dtypes_ranges(scenes):
 
 
 def test_scene_pixels_are_the_recorded_digits(scenes):
-    images, target = D._digits()
+    images, target = data_scenes._digits()
     d = scenes
     for i in range(5):
         ids = d.source_ids["train"][i]
