@@ -35,7 +35,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers import metrics as metrics_mod
+from helpers import results as results_mod
 from helpers import train as train_mod
+from helpers.diagnose.monitor import Monitor
 
 OPTIMIZE = ("all", "head", "stale")
 BIAS_INIT = ("default", "prior")
@@ -53,6 +55,7 @@ class LoopResult:
     steps: pd.DataFrame
     switches: dict
     train_seconds: float
+    monitor: Monitor | None = None  # the training monitor's series (``monitor.report()``), as ``fit`` keeps one
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Sigmoid probabilities ``(N, L)`` for inputs ``X`` (model in eval mode)."""
@@ -117,8 +120,8 @@ def _evaluate(model, X, Y_np, Y, criterion, loss: str, prefix: str) -> dict:
     out = train_mod._outputs(model, X, 2048)
     p = torch.sigmoid(out)
     val_loss = float(criterion(p if loss == "bce" else out, Y))
-    m = metrics_mod.evaluate(Y_np, p.clamp(0, 1).cpu().numpy())
-    never = int(sum(r["precision"] == 0 and r["recall"] == 0 for r in m["per_label"]))
+    m = metrics_mod.epoch_scores(Y_np, p.clamp(0, 1).cpu().numpy())
+    never = m["labels_f1_zero"]
     return {f"{prefix}_loss": val_loss, f"{prefix}_micro_f1": m["micro_f1"], f"{prefix}_macro_f1": m["macro_f1"],
             f"{prefix}_map": m["map"], f"{prefix}_pred_pos_rate": m["pred_pos_rate"],
             f"{prefix}_labels_f1_zero": never}
@@ -144,6 +147,7 @@ def train_loop(
     max_grad_norm_steps: int | None = None,
     progress: bool = True,
     desc: str = "loop",
+    monitor: bool = True,
 ) -> LoopResult:
     """Train ``model`` on ``data`` (a :class:`helpers.data.MultiLabelData`) with Adam, mistakes switched on
     by the keyword arguments (see the module docstring); every epoch records the training loss, the
@@ -151,6 +155,9 @@ def train_loop(
     mean gradient norm over the epoch's steps (the gradient the optimizer sees, accumulated or not).
 
     ``eval_test=True`` adds the same measurements on the test split each epoch (for model selection).
+    ``monitor=True`` (the default) feeds a :class:`helpers.diagnose.Monitor` every step, as ``fit`` does, so
+    ``result.monitor.report()`` shows what the book's checker sees in the broken run. The run's seconds are
+    logged in :func:`helpers.results.log_fit` (the ``training`` entry of the notebook's ``metrics.json``).
     ``amp=True`` runs the forward pass *and the loss* under bf16 autocast on the model's device type;
     with ``loss="bce"`` PyTorch raises there, at the first step, with its own message.
     """
@@ -188,6 +195,7 @@ def train_loop(
 
     rows, step_rows = [], []
     n, step = len(Xtr), 0
+    mon = Monitor(data.n_labels, loss="bce") if monitor else None  # outputs are logits for both losses
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
     t_start = time.perf_counter()
     if not train_mode:
@@ -199,11 +207,13 @@ def train_loop(
         total, grad_norms = torch.zeros((), device=dev), []
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
-            _, batch_loss = _forward_loss(model, criterion, loss, Xtr[idx], Ytr[idx], amp_device)
+            out, batch_loss = _forward_loss(model, criterion, loss, Xtr[idx], Ytr[idx], amp_device)
             if zero_grad:
                 optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             grad_norms.append(train_mod._grad_norm(model))
+            if mon is not None:  # after backward, before the next zero_grad: the gradient the optimizer sees
+                mon.update(loss=batch_loss, outputs=out, targets=Ytr[idx], grad_norm=grad_norms[-1])
             optimizer.step()
             total += batch_loss.detach().float() * len(idx)
             step += 1
@@ -215,12 +225,17 @@ def train_loop(
         if eval_test:
             row.update(_evaluate(model, Xte, data.Y_test, Yte, criterion, loss, "test"))
         rows.append(row)
+        if mon is not None:
+            mon.end_epoch(val_metric=row["val_map"], val_pred_rate=row["val_pred_pos_rate"])
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_map=f"{row['val_map']:.3f}")
     switches = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
                 "train_mode": train_mode, "zero_grad": zero_grad, "optimize": optimize, "bias_init": bias_init,
                 "loss": loss, "amp": amp}
+    seconds = time.perf_counter() - t_start
+    results_mod.log_fit(desc, seconds, epochs=epochs, train_seconds=round(seconds, 3), device=str(dev), n_train=n,
+                        loop="helpers.mistakes.train_loop")
     return LoopResult(model=model, history=pd.DataFrame(rows), steps=pd.DataFrame(step_rows), switches=switches,
-                      train_seconds=time.perf_counter() - t_start)
+                      train_seconds=seconds, monitor=mon)
 
 
 def lr_range_test(model: nn.Module, data, *, lr_min: float = 1e-5, lr_max: float = 1.0, steps: int = 60,

@@ -203,7 +203,7 @@ def fit(
         out_val = _outputs(model, Xva, 2048)
         val_loss = float(criterion(out_val, Yva_fed))
         p_val = setup.probabilities(out_val).clamp(0, 1).cpu().numpy()
-        m = metrics_mod.evaluate(data.Y_val, p_val)
+        m = metrics_mod.epoch_scores(data.Y_val, p_val)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         rows.append({

@@ -159,3 +159,42 @@ def test_tune_thresholds_default_grid_is_clean():
     assert t.shape == (10,) and set(t.tolist()) <= set(M.DEFAULT_GRID.tolist())
     # the tuned thresholds can't do worse than 0.5 on the split they were tuned on
     assert M.evaluate(y, p, threshold=t)["macro_f1"] >= M.evaluate(y, p)["macro_f1"]
+
+
+def test_evaluate_matches_sklearn_called_per_label():
+    """evaluate scores all labels' AP in one call and takes macro-F1 as the per-label mean: both must equal
+    scikit-learn's own per-label calls, on random cases with ties, empty labels and one positive label."""
+    from sklearn.metrics import average_precision_score, f1_score
+
+    rng = np.random.default_rng(0)
+    for trial in range(150):
+        n, n_labels = int(rng.integers(5, 60)), int(rng.integers(2, 8))
+        y = (rng.random((n, n_labels)) < rng.random()).astype(np.float32)
+        if trial % 5 == 0:
+            y[:, 1:] = 0  # at most one label with a positive
+        p = rng.random((n, n_labels)).astype(np.float32)
+        if trial % 3 == 0:
+            p = np.round(p, 1)  # ties
+        r = M.evaluate(y, p)
+        pred = (p >= 0.5).astype(int)
+        assert r["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro", zero_division=0.0), abs=1e-12)
+        cols = np.flatnonzero(y.sum(0) > 0)
+        expected = [average_precision_score(y[:, j], p[:, j]) for j in cols]
+        assert [x["ap"] for x in r["per_label"] if x["ap"] is not None] == pytest.approx(expected, abs=1e-12)
+        assert (r["map"] is None) == (len(cols) == 0)
+
+
+def test_epoch_scores_equal_evaluate():
+    rng = np.random.default_rng(1)
+    for trial in range(100):
+        n, n_labels = int(rng.integers(5, 80)), int(rng.integers(2, 9))
+        y = (rng.random((n, n_labels)) < rng.random()).astype(np.float32)
+        if trial % 4 == 0:
+            y[:, 1:] = 0
+        p = np.round(rng.random((n, n_labels)), 1 + trial % 2).astype(np.float32)
+        full, fast = M.evaluate(y, p), M.epoch_scores(y, p)
+        for key in ("micro_f1", "macro_f1", "map", "pred_pos_rate"):
+            assert fast[key] == pytest.approx(full[key], abs=1e-12), (trial, key)
+        assert fast["labels_f1_zero"] == sum(r["precision"] == 0 and r["recall"] == 0 for r in full["per_label"])
+    with pytest.raises(ValueError, match="shape"):
+        M.epoch_scores(np.zeros((4, 3)), np.zeros((4, 2)))

@@ -123,3 +123,17 @@ def test_bad_switches_raise(tiny, init):
     for kw in ({"optimize": "some"}, {"bias_init": "zero"}, {"loss": "mse"}, {"epochs": 0}):
         with pytest.raises(ValueError):
             _loop(init, tiny, **kw)
+
+
+def test_loop_feeds_a_monitor_and_logs_its_seconds(tiny, init):
+    from helpers import results
+
+    results.clear_fit_log()
+    r = _loop(init, tiny, epochs=3, desc="watched")
+    assert r.monitor is not None and r.monitor.steps == len(r.steps) == 3 * 3  # 96 rows / 32 per batch
+    assert len(r.monitor.epochs) == 3 and r.monitor.epochs[-1]["val_metric"] == pytest.approx(r.history["val_map"].iloc[-1])
+    assert r.monitor.report().facts["steps"] == 9
+    fits = results.training_summary()["fits"]
+    assert [f["setup"] for f in fits] == ["watched"] and fits[0]["epochs"] == 3 and fits[0]["seconds"] >= 0
+    assert _loop(init, tiny, monitor=False).monitor is None
+
