@@ -86,6 +86,17 @@ def _none_if_nan(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
+def _per_label_ap(yt: np.ndarray, yp: np.ndarray, has_pos: np.ndarray) -> np.ndarray:
+    """scikit-learn's average precision per label (NaN for a label without a positive), from one call."""
+    ap = np.full(yt.shape[1], np.nan)
+    if has_pos.sum() >= 2:
+        ap[has_pos] = average_precision_score(yt[:, has_pos], yp[:, has_pos], average=None)
+    elif has_pos.any():  # a single column would be read as a binary problem: score it as one
+        j = int(np.flatnonzero(has_pos)[0])
+        ap[j] = average_precision_score(yt[:, j], yp[:, j])
+    return ap
+
+
 def evaluate(y_true, y_prob, threshold: float | Sequence[float] | np.ndarray = 0.5,
              label_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Metrics for true labels ``y_true`` (0/1) and probabilities ``y_prob``, both ``(N, L)``.
@@ -119,13 +130,8 @@ def evaluate(y_true, y_prob, threshold: float | Sequence[float] | np.ndarray = 0
 
     precision, recall, f1, support = precision_recall_fscore_support(
         yt, pred, average=None, zero_division=0.0)
-    ap = np.full(n_labels, np.nan)
     has_pos = yt.sum(axis=0) > 0
-    if has_pos.sum() >= 2:  # one call scores every column (sklearn's per-label AP, validated once)
-        ap[has_pos] = average_precision_score(yt[:, has_pos], yp[:, has_pos], average=None)
-    elif has_pos.any():  # a single column would be read as a binary problem: score it as one
-        j = int(np.flatnonzero(has_pos)[0])
-        ap[j] = average_precision_score(yt[:, j], yp[:, j])
+    ap = _per_label_ap(yt, yp, has_pos)
     per_label = [
         {"label": names[j], "precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
          "ap": _none_if_nan(ap[j]), "support": int(support[j]), "threshold": float(t[j])}
@@ -162,8 +168,7 @@ def epoch_scores(y_true, y_prob) -> dict[str, Any]:
     pred = (yp >= 0.5).astype(np.int64)
     precision, recall, f1, _ = precision_recall_fscore_support(yt, pred, average=None, zero_division=0.0)
     has_pos = yt.sum(axis=0) > 0
-    ap = (average_precision_score(yt[:, has_pos], yp[:, has_pos], average=None) if has_pos.sum() >= 2 else
-          [average_precision_score(yt[:, j], yp[:, j]) for j in np.flatnonzero(has_pos)])
+    ap = _per_label_ap(yt, yp, has_pos)[has_pos]
     return {"micro_f1": float(f1_score(yt, pred, average="micro", zero_division=0.0)), "macro_f1": float(np.mean(f1)),
             "map": float(np.mean(ap)) if has_pos.any() else None, "pred_pos_rate": float(pred.mean()),
             "labels_f1_zero": int(((precision == 0) & (recall == 0)).sum())}
