@@ -12,7 +12,7 @@ import importlib
 import warnings
 
 SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "frontdoor", "gpu_check", "kernels", "labels",
-              "losses", "metrics", "mistakes", "models", "plots", "results", "sweep", "train")
+              "losses", "metrics", "mistakes", "models", "params", "plots", "results", "sweep", "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 
 
