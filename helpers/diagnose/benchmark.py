@@ -206,7 +206,8 @@ def table(scores: Sequence[Score]) -> str:
             found = "crash"
         rows.append((s.name, s.scope, ", ".join(s.expected) or "(none names it)",
                      _mark(s.detected) if s.alarm else ("quiet" if not s.misfires else "MISFIRE"),
-                     _mark(s.diagnosed), _mark(s.fix_named) if s.alarm else "n/a", found,
+                     _mark(s.diagnosed) if (s.alarm or s.expected) else "n/a",
+                     _mark(s.fix_named) if s.alarm else "n/a", found,
                      "crash" if s.clean.crash else (", ".join(s.clean_alarms) or "none")))
     t = totals(scores)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -42,3 +42,11 @@ def classes(n: int, d: int, c: int, seed: int = 0) -> tuple[torch.Tensor, torch.
 def one_hot(y: torch.Tensor, c: int) -> torch.Tensor:
     """(n, c) float one-hot rows (keras.utils.to_categorical)."""
     return torch.nn.functional.one_hot(y, c).float()
+
+
+def prototypes(n: int, d: int, c: int, seed: int = 0, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and (n,) long class indices: each row is its class's random prototype times
+    ``scale`` plus unit noise (well separated classes, learnable in a few hundred steps)."""
+    y = torch.randint(0, c, (n,), generator=gen(seed))
+    protos = torch.randn(c, d, generator=gen(seed + 1))
+    return scale * protos[y] + torch.randn(n, d, generator=gen(seed + 2)), y

@@ -23,9 +23,9 @@ FIX_KEYWORDS = ("softmax", "logits")
 ALARM = True
 PORT = ("kept: Embedding-Dropout(0.3)-LSTM(batch_first)-Linear-relu-Dropout(0.8)-Linear-relu-Dropout-Linear(3) on "
         "h_t of shape (1, N, 3), softmax over dim 0 (what F.softmax picks without dim), .view(-1, 3) into "
-        "CrossEntropyLoss, AdamW(lr 1e-2), class-index targets; changed: the class is a function of the first "
+        "CrossEntropyLoss, AdamW(lr 1e-2), class-index targets; changed: the class is a function of the last "
         "token (the thread's labels are random); shrunk: vocabulary 200 to 20, length 80 to 12, embedding 300 to "
-        "16, hidden 100/1024/512 to 8/32/16, 40 training steps on batches of 32 for the monitor")
+        "16, hidden 100/1024/512 to 8/32/16, 120 training steps on batches of 32 for the monitor")
 
 V, T = 20, 12
 
@@ -54,7 +54,7 @@ def loss_fn(out, target):
 
 def _data(n: int = 640):
     tokens = torch.randint(0, V, (n, T), generator=c.gen(60))
-    return tokens, tokens[:, 0] % 3
+    return tokens, tokens[:, -1] % 3
 
 
 def _train(softmax_dim) -> Monitor:
@@ -63,7 +63,7 @@ def _train(softmax_dim) -> Monitor:
     m = Model(softmax_dim)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-2)
     mon = Monitor(3, loss="softmax")
-    for step in range(40):
+    for step in range(120):
         xb, yb = x[32 * (step % 20):32 * (step % 20 + 1)], y[32 * (step % 20):32 * (step % 20 + 1)]
         out = m(xb).view(-1, 3)
         loss = loss_fn(out, yb)

@@ -22,7 +22,7 @@ FIX_KEYWORDS = ("zero_grad",)
 ALARM = True
 PORT = ("kept: Conv(32)-relu-Conv(64)-maxpool-Linear(128)-relu-Linear(10) returning logits, CrossEntropyLoss, "
         "Adam(lr 1e-4, the README's failing setting), the loop without / with zero_grad; shrunk: 28x28 MNIST to "
-        "1x12x12 images of 10 linear classes, channels 32/64/128 to 8/16/32, 300 steps on batches of 32 for the "
+        "1x12x12 images of 10 classes (a prototype per class plus noise), channels 32/64/128 to 8/16/32, 300 steps on batches of 32 for the "
         "monitor. No code names accumulated gradients, so EXPECTED is empty: the case can be detected, not "
         "diagnosed")
 
@@ -39,7 +39,7 @@ class Net(nn.Module):
 
 
 def _data():
-    x, y = c.classes(960, 144, 10, seed=603)
+    x, y = c.prototypes(960, 144, 10, seed=603)
     return x.reshape(-1, 1, 12, 12), y
 
 
