@@ -150,3 +150,23 @@ def test_load_cases_refuses_an_incomplete_case(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ValueError, match="half lacks"):
         benchmark.load_cases("fake_cases")
+
+
+def test_docs_show_the_table_of_a_fresh_run(scores):
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "benchmark.md"
+    shown = benchmark.table_in(doc.read_text(encoding="utf-8"))
+    assert shown == benchmark.table(scores), (
+        "docs/benchmark.md's table is stale: PYTHONPATH=$PWD .venv/bin/python -m helpers.diagnose.benchmark "
+        "--update docs/benchmark.md")
+
+
+def test_update_markdown_rewrites_only_the_block(tmp_path):
+    doc = tmp_path / "b.md"
+    doc.write_text(f"intro\n{benchmark.TABLE_START}\nold\n{benchmark.TABLE_END}\nafter\n")
+    benchmark.update_markdown(doc, "| new |")
+    assert doc.read_text() == f"intro\n{benchmark.TABLE_START}\n| new |\n{benchmark.TABLE_END}\nafter\n"
+    (tmp_path / "none.md").write_text("no block")
+    with pytest.raises(SystemExit, match="no .* block"):
+        benchmark.update_markdown(tmp_path / "none.md", "x")
