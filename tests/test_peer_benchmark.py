@@ -21,6 +21,7 @@ from helpers.diagnose.benchmark import Setup
 
 # case: (detected, diagnosed, fix named, alarms on the clean twin, alarms on a not-a-bug "buggy" setup)
 SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
+    "br_041": (True, True, False, set(), set()),
     "br_042": (True, True, False, {"SIGMOID_THEN_BCELOSS"}, set()),
     "br_060": (True, False, False, set(), set()),
     "br_066": (True, False, False, {"DOUBLE_SIGMOID"}, set()),
@@ -35,6 +36,8 @@ SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
     "dl_45442843": (True, True, True, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_48385830": (True, True, False, {"LEARNING_RATE"}, set()),
     "dl_50079585": (True, True, False, set(), set()),
+    "dl_51930566": (False, False, False, set(), set()),
+    "dl_59325381": (False, False, False, set(), set()),
     "dl_50481178": (True, False, False, set(), {"SIGMOID_THEN_BCELOSS", "COLLAPSED_PREDICTIONS"}),
     "tc_forum84911": (True, True, False, {"OPTIMIZER_PARAMS"}, set()),
     "tc_so60335387": (False, False, False, {"PRED_RATE_COLLAPSE"}, set()),
@@ -51,6 +54,10 @@ KNOWN_MISSES = {
     "dl_44066044": "a final ReLU with N(0, 0.05) weights gives outputs in [0, 1), which BCELoss accepts; "
                    "PROBS_EXPECTED needs values outside [0, 1] and LOGITS_NONNEGATIVE is for logit losses, so only "
                    "the symptoms show (LOSS_AT_INIT, COLLAPSED_PREDICTIONS)",
+    "dl_51930566": "a sigmoid head under a single-label categorical cross-entropy: no code names it, and the output "
+                   "checks are skipped for one-hot single-label targets; nothing fires",
+    "dl_59325381": "labels divided by 255 become class 0 for every row: no code flags class targets that are all one "
+                   "class (single-label checks are skipped); nothing fires",
     "tc_so60335387": "no code names accumulated gradients (a missing zero_grad); in the 300 shrunk steps at lr 1e-4 "
                      "the accumulation speeds Adam up instead of hurting, so the monitor is quiet",
 }
