@@ -29,16 +29,16 @@ SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
     "dl_31627380": (False, True, False, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_31880720": (True, True, False, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_34673164": (True, True, True, {"SIGMOID_THEN_BCELOSS"}, set()),
-    "dl_38648195": (True, True, True, {"SIGMOID_THEN_BCELOSS", "COLLAPSED_PREDICTIONS"}, set()),
+    "dl_38648195": (True, True, True, {"COLLAPSED_PREDICTIONS", "SIGMOID_THEN_BCELOSS"}, set()),
     "dl_44066044": (True, False, False, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_44164749": (False, True, False, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_45337371": (True, True, False, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_45442843": (True, True, True, {"SIGMOID_THEN_BCELOSS"}, set()),
     "dl_48385830": (True, True, False, {"LEARNING_RATE"}, set()),
     "dl_50079585": (True, True, False, set(), set()),
+    "dl_50481178": (True, False, False, set(), {"COLLAPSED_PREDICTIONS", "SIGMOID_THEN_BCELOSS"}),
     "dl_51930566": (False, False, False, set(), set()),
     "dl_59325381": (False, False, False, set(), set()),
-    "dl_50481178": (True, False, False, set(), {"SIGMOID_THEN_BCELOSS", "COLLAPSED_PREDICTIONS"}),
     "tc_forum84911": (True, True, False, {"OPTIMIZER_PARAMS"}, set()),
     "tc_so60335387": (False, False, False, {"PRED_RATE_COLLAPSE"}, set()),
 }
@@ -157,6 +157,14 @@ def test_load_cases_refuses_an_incomplete_case(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ValueError, match="half lacks"):
         benchmark.load_cases("fake_cases")
+
+
+def test_score_lines_print_the_recorded_scores(scores):
+    def codes(c):
+        return "{" + ", ".join(f'"{x}"' for x in sorted(c)) + "}" if c else "set()"
+
+    expected = [f'    "{n}": ({d}, {g}, {f}, {codes(ca)}, {codes(m)}),' for n, (d, g, f, ca, m) in SCORES.items()]
+    assert benchmark.score_lines(scores).splitlines() == expected
 
 
 def test_docs_show_the_table_of_a_fresh_run(scores):
