@@ -21,17 +21,17 @@ EXPECTED = ("SINGLE_LABEL_TARGETS",)
 FIX_KEYWORDS = ()
 ALARM = False
 PORT = ("kept: Dense(512)-relu-Dropout(0.5)-Dense(2) with softmax + categorical CE vs sigmoid + BCE, one-hot "
-        "targets of 2 columns, Adam; shrunk: 512 hidden units to 64, the CSV's 7 columns to 7 random features")
+        "targets of 2 columns, Adam; shrunk: 512 hidden units to 64, the Titanic CSV's 10 label-encoded columns to 10 random features")
 
 
 def _data():
-    x, y = c.classes(400, 7, 2, seed=31)
+    x, y = c.classes(400, 10, 2, seed=31)
     return x, c.one_hot(y, 2)
 
 
 def _model(head: nn.Module) -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(7, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 2), head)
+    return nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 2), head)
 
 
 def buggy() -> Setup:
