@@ -415,6 +415,12 @@ def mentioned_codes(rows: Sequence[Symptom] = SYMPTOMS) -> set[str]:
     return {code for r in rows for c in r.causes for code in c.codes}
 
 
+def where_measured(code: str, rows: Sequence[Symptom] = SYMPTOMS) -> list[str]:
+    """The book's sections that measure a cause ``code`` names, most likely cause first, e.g.
+    ``["02 double sigmoid"]`` for ``DOUBLE_SIGMOID``: the "next step" a finding's message can name."""
+    return list(dict.fromkeys(c.section for r in rows for c in r.causes if code in c.codes and c.shown))
+
+
 def known_codes() -> set[str]:
     """The codes :mod:`helpers.diagnose` can report: its ``CODES`` registry (a mapping or a sequence of
     codes), or else the backticked upper-case codes of the README's "Diagnose your own setup" section."""

@@ -106,6 +106,12 @@ def test_notebook_00_shows_the_table():
     assert frontdoor.markdown_table() in shown
 
 
+def test_where_measured_names_the_sections_of_a_code():
+    assert frontdoor.where_measured("DOUBLE_SIGMOID") == ["02 double sigmoid"]
+    assert frontdoor.where_measured("LOGITS_NONNEGATIVE") == []  # named, but no run shows it
+    assert "07 optimizer over some parameters" in frontdoor.where_measured("NO_LEARNING")
+
+
 def test_known_codes_falls_back_to_the_readme(monkeypatch):
     from helpers import diagnose
 
