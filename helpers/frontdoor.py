@@ -39,8 +39,9 @@ RECIPE_END = "<!-- recipe:end -->"
 LN2 = math.log(2)
 NOT_SHOWN = "not shown in the book"
 FIRST_STEP = ("Whatever the symptom, first run `check_setup(model, criterion, xb, yb, optimizer=optimizer, "
-              "train_targets=Y_train)` on your model, loss and one batch: it names most causes below before "
-              "you train (the last column).")
+              "train_targets=Y_train)` on your model, loss and one batch; then keep a `Monitor` in the training loop "
+              "and run `check_predictions` on what you report. The last column gives the codes with which these "
+              "name each cause.")
 # Codes named below that helpers.diagnose does not report yet: the `diag` branch adds them (issue 17).
 # Empty this once they are registered (tests/test_frontdoor.py fails while a listed code already exists).
 CODES_BEING_ADDED: tuple[str, ...] = ("LOSS_AT_PRIOR", "LOSS_AT_LN2", "LOSS_FLAT", "POS_WEIGHT_INVERTED",
@@ -158,7 +159,7 @@ SYMPTOMS: tuple[Symptom, ...] = (
         Cause("too few epochs", "07 too few epochs", (),
               (Measure(NB07, "correct", "test macro-F1 after `few_epochs` epochs",
                        claim("too_few_epochs_predict_nothing", "test_macro_f1_few"), "<", 0.02),)),
-        Cause("learning rate far too small", "07 learning rate", ("LEARNING_RATE", "PRED_RATE_COLLAPSE"),
+        Cause("a learning rate too small for the training budget (the book's lr / 10 over 10 epochs)", "07 learning rate", ("LEARNING_RATE", "PRED_RATE_COLLAPSE"),
               (Measure(NB07, "lr /10", "test predicted-positive rate", result("lr /10", "pred_pos_rate"), "<", 0.02),)),
     )),
     Symptom("predicts every label: predicted-positive rate near 1", (
@@ -206,7 +207,7 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        claim("lr_too_large_starts_badly", "train_loss_epoch1"), ">", 0.8),)),
     )),
     Symptom("learns, but slowly: validation macro-F1 ends far below a run you trust", (
-        Cause("learning rate too small", "07 learning rate", ("LEARNING_RATE",),
+        Cause("a learning rate too small for the training budget", "07 learning rate", ("LEARNING_RATE",),
               (Measure(NB07, "lr /10", "validation macro-F1 minus the correct run's",
                        claim("lr_too_small_learns_slowly", "macro_f1"), "<", -0.1,
                        minus=claim("lr_too_small_learns_slowly", "correct_macro_f1")),)),
