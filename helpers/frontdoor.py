@@ -282,6 +282,9 @@ REVIEW_SELECTION = ("being redone (issue 15): no run here reaches the overfittin
 RECIPE: tuple[Step, ...] = (
     Step("Look at the labels first: frequency per label and split, labels per example, co-occurrence.",
          "label statistics and the leakage check", "01_data_inspection"),
+    Step("Keep the label names with every split and check that the columns line up (a `MultiLabelBinarizer` "
+         "fitted on each split orders them by its own classes).", "label columns in another order at test time",
+         "08_check_labels_and_splits", "being added (issue 18): 08's label-column section"),
     Step("Split with multi-label stratification, so every rare label has validation positives.",
          "validation positives per rare label, random vs stratified", "08_check_labels_and_splits",
          "being redone (issue 16): 08's quick model does not learn the rare labels, so the split's effect on "
@@ -290,12 +293,13 @@ RECIPE: tuple[Step, ...] = (
          "the wrong losses against BCE on logits; BCELoss's clamp and zero gradient", "02_wrong_loss_failure"),
     Step("Run `check_setup(model, criterion, xb, yb, optimizer=..., train_targets=Y_train)` before training.",
          "each failure mode of notebook 02 through the checker", "06_diagnose_your_setup"),
-    Step("Standardize inputs; set the last bias to log(p / (1 - p)) per label; Adam at the default lr, "
-         "checked with a short range test; no AdamW-sized weight decay in Adam.",
+    Step("Standardize inputs; set the last bias to log(p / (1 - p)) per label; Adam at a learning rate checked "
+         "with a short range test (the book trains at 3e-3, not Adam's default 1e-3); no AdamW-sized weight decay "
+         "in Adam.",
          "learning rate x10 / x0.1, range test, prior bias, unnormalised inputs, weight decay",
          "07_debug_training_loop",
-         "being redone (issue 16): which range-test rule picks a good lr; the book's lr is 3e-3, not Adam's "
-         "default 1e-3"),
+         "being redone (issue 16): which range-test rule picks a good lr (the common rule, a tenth of the "
+         "lowest loss's lr, lands near 07's harmful lr x10 run)"),
     Step("Call `model.train()` each epoch, `optimizer.zero_grad()` each step, and build the optimizer "
          "after the model, over all of its parameters.",
          "eval mode left on, forgotten zero_grad, optimizer over some parameters", "07_debug_training_loop"),
