@@ -115,10 +115,13 @@ class Cause:
 
 @dataclass(frozen=True)
 class Symptom:
-    """One row of the front door: what the reader sees, and its likely causes, most likely first."""
+    """One row of the front door: what the reader sees, its likely causes (most likely first), and
+    ``controls``: the same tests on runs without the mistake, which must *not* pass (so a threshold
+    tells a broken run from a sound one rather than passing for any run)."""
 
     symptom: str
     causes: tuple[Cause, ...]
+    controls: tuple[Measure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        claim("too_few_epochs_predict_nothing", "test_macro_f1_few"), "<", 0.02),)),
         Cause("a learning rate too small for the training budget (the book's lr / 10 over 10 epochs)", "07 learning rate", ("LEARNING_RATE", "PRED_RATE_COLLAPSE"),
               (Measure(NB07, "lr /10", "test predicted-positive rate", result("lr /10", "pred_pos_rate"), "<", 0.02),)),
-    )),
+    ), (
+        Measure(NB07, "correct", "test predicted-positive rate", result("correct", "pred_pos_rate"), "<", 0.02),)),
     Symptom("predicts every label: predicted-positive rate near 1", (
         Cause("a sigmoid in the model and `BCEWithLogitsLoss` (double sigmoid), read through a second sigmoid "
               "as the loss does", "02 double sigmoid", ("DOUBLE_SIGMOID",),
@@ -169,7 +173,9 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        result("double_sigmoid", "pred_pos_rate"), ">", 0.98),)),
         Cause("a ReLU or Softplus before `BCEWithLogitsLoss`", "", ("LOGITS_NONNEGATIVE",)),
         Cause("`pos_weight` far too large", "", ()),
-    )),
+    ), (
+        Measure(NB02, "bce_with_logits", "test predicted-positive rate", result("bce_with_logits", "pred_pos_rate"),
+                ">", 0.98),)),
     Symptom("loss stuck at 0.693 (ln 2)", (
         Cause("outputs that are already probabilities fed to `BCEWithLogitsLoss` (a final `nn.Sigmoid`, or a "
               "dict's `probs`)", "02 double sigmoid", ("DOUBLE_SIGMOID", "LOSS_AT_LN2"),
@@ -178,7 +184,9 @@ SYMPTOMS: tuple[Symptom, ...] = (
         Cause("a forgotten `optimizer.zero_grad()`", "07 forgotten zero_grad", ("LOSS_AT_LN2",),
               (Measure(NB07, "no zero_grad", "last-epoch training loss", result("no zero_grad", "train_loss"),
                        "~", 0.01, LN2, "ln 2", pending=TRAIN_LOSS_07),)),
-    )),
+    ), (
+        Measure(NB07, "correct", "last-epoch training loss", claim("correct_run_learns", "train_loss_last"), "~",
+                0.01, LN2, "ln 2"),)),
     Symptom("loss identical every epoch", (
         Cause("the optimizer holds the parameters of a model since rebuilt", "07 optimizer over some parameters",
               ("NO_LEARNING", "OPTIMIZER_PARAMS", "LOSS_FLAT"),
@@ -186,7 +194,9 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        claim("stale_optimizer_never_moves_the_model", "train_loss_last"), "~", 0.005, 0.0,
                        minus=claim("stale_optimizer_never_moves_the_model", "train_loss_first")),)),
         Cause("a learning rate of 0, or every parameter frozen", "", ("NO_LEARNING", "LOSS_FLAT")),
-    )),
+    ), (
+        Measure(NB07, "correct", "training loss, last epoch minus first", claim("correct_run_learns", "train_loss_last"),
+                "~", 0.005, 0.0, minus=claim("correct_run_learns", "train_loss_first")),)),
     Symptom("loss is NaN", (
         Cause("`pos_weight` computed from a batch (inf for a label absent from it)", "06 the article's snippets",
               ("POS_WEIGHT_INVALID", "NON_FINITE", "LOSS_NON_FINITE"),
@@ -195,7 +205,9 @@ SYMPTOMS: tuple[Symptom, ...] = (
         Cause("NaN or inf in the inputs or targets", "", ("NON_FINITE",)),
         Cause("learning rate far too large", "", ("LEARNING_RATE",),
               note="07's ten-times learning rate does not reach NaN"),
-    )),
+    ), (
+        Measure(NB06, "bce_with_logits", "the monitor's codes", claim("monitor_reference_quiet", "codes"), "has",
+                "LOSS_NON_FINITE"),)),
     Symptom("first loss far above 0.693, or the loss jumps", (
         Cause("unnormalised inputs (0-255 pixels, raw features) and no normalisation layer", "07 unnormalised inputs",
               ("LOSS_AT_INIT",),
@@ -205,7 +217,11 @@ SYMPTOMS: tuple[Symptom, ...] = (
         Cause("learning rate too large", "07 learning rate", ("LEARNING_RATE", "LOSS_UNSTABLE"),
               (Measure(NB07, "lr x10", "first-epoch training loss",
                        claim("lr_too_large_starts_badly", "train_loss_epoch1"), ">", 0.8),)),
-    )),
+    ), (
+        Measure(NB07, "correct", "first mini-batch loss", claim("prior_bias_starts_at_prior_loss", "first_loss_correct"),
+                ">", round(2 * LN2, 3)),
+        Measure(NB07, "correct", "first-epoch training loss", claim("lr_too_large_starts_badly",
+                                                                     "correct_train_loss_epoch1"), ">", 0.8),)),
     Symptom("learns, but slowly: validation macro-F1 ends far below a run you trust", (
         Cause("a learning rate too small for the training budget", "07 learning rate", ("LEARNING_RATE",),
               (Measure(NB07, "lr /10", "validation macro-F1 minus the correct run's",
@@ -220,7 +236,10 @@ SYMPTOMS: tuple[Symptom, ...] = (
               (Measure(NB07, "head only", "validation macro-F1 minus the correct run's",
                        claim("head_only_trains_worse", "macro_f1"), "<", -0.1,
                        minus=claim("head_only_trains_worse", "correct_macro_f1")),)),
-    )),
+    ), (
+        Measure(NB07, "weight decay (SGD value)", "validation macro-F1 minus the correct run's",
+                claim("sgd_weight_decay_harmless_here", "macro_f1"), "<", -0.1,
+                minus=claim("sgd_weight_decay_harmless_here", "correct_macro_f1")),)),
     Symptom("high mAP but low F1 at threshold 0.5", (
         Cause("softmax cross-entropy on multi-hot targets (right only when each example has one label)",
               "02 cross-entropy", ("SOFTMAX_ON_MULTILABEL", "SINGLE_LABEL_TARGETS"),
@@ -230,7 +249,9 @@ SYMPTOMS: tuple[Symptom, ...] = (
               (Measure(NB07, "weight decay far too large", "test mAP minus macro-F1",
                        result("weight decay far too large", "map"), ">", 0.3,
                        minus=result("weight decay far too large", "macro_f1")),)),
-    )),
+    ), (
+        Measure(NB07, "correct", "test mAP minus macro-F1", result("correct", "map"), ">", 0.3,
+                minus=result("correct", "macro_f1")),)),
     Symptom("good micro-F1, poor macro-F1", (
         Cause("rare labels with few positives, judged at one threshold of 0.5", "02 MSE on long-tailed scenes",
               ("RARE_LABEL", "EMPTY_LABEL"),
@@ -238,7 +259,10 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        ("mse_comparison", {"data": "tail=3.3", "setup": "bce_with_logits"}, "micro_f1"), ">", 0.2,
                        minus=("mse_comparison", {"data": "tail=3.3", "setup": "bce_with_logits"}, "macro_f1")),)),
         Cause("`pos_weight` inverted (positives / negatives)", "", ("POS_WEIGHT_INVERTED",)),
-    )),
+    ), (
+        Measure(NB02, "bce_with_logits on balanced scenes", "test micro-F1 minus macro-F1",
+                ("mse_comparison", {"data": "balanced", "setup": "bce_with_logits"}, "micro_f1"), ">", 0.2,
+                minus=("mse_comparison", {"data": "balanced", "setup": "bce_with_logits"}, "macro_f1")),)),
     Symptom("training fine, test near chance", (
         Cause("label columns in another order at test time (e.g. a `MultiLabelBinarizer` fitted on each split)",
               "08 label columns in another order", ("LABEL_COLUMNS_MISALIGNED",),
@@ -253,7 +277,9 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        ("shuffled", "train_loss_last"), "<", 0.0, minus=("shuffled", "prior_loss")),
                Measure(NB08, "shuffled labels", "validation mAP minus chance", ("shuffled", "val_map"), "<", 0.1,
                        minus=("shuffled", "chance_map")))),
-    )),
+    ), (
+        Measure(NB08, "aligned labels", "validation mAP minus chance", ("shuffled", "aligned_val_map"), "<", 0.1,
+                minus=("shuffled", "chance_map")),)),
     Symptom("`RuntimeError: Expected floating point type for target with class probabilities, got Long`", (
         Cause("`CrossEntropyLoss` with `.long()` multi-hot targets", "02 setups that raise",
               ("TARGET_DTYPE", "LOSS_ERROR"),
@@ -374,6 +400,11 @@ def check(measure: Measure, record: Mapping[str, Any]) -> Checked:
 def measures(rows: Sequence[Symptom] = SYMPTOMS) -> list[tuple[Symptom, Cause, Measure]]:
     """Every (symptom, cause, measure) triple of the table."""
     return [(s, c, m) for s in rows for c in s.causes for m in c.measures]
+
+
+def controls(rows: Sequence[Symptom] = SYMPTOMS) -> list[tuple[Symptom, Measure]]:
+    """Every (symptom, control) pair: a run without the mistake, whose test must not pass."""
+    return [(s, m) for s in rows for m in s.controls]
 
 
 # --- rendering -------------------------------------------------------------------------------------------

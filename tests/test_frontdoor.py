@@ -94,6 +94,11 @@ def test_every_measure_names_an_existing_notebook_and_a_known_test():
         assert m.test in ("<", ">", "~", "has") and m.what and m.run
 
 
+def test_every_row_but_the_errors_has_a_control():
+    for s in frontdoor.SYMPTOMS:
+        assert s.controls or s.symptom.startswith("`RuntimeError"), f"{s.symptom}: no control run"
+
+
 def test_pending_measures_say_what_to_record():
     pending = [m for _, _, m in frontdoor.measures() if m.pending]
     for m in pending:

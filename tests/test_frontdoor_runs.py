@@ -5,7 +5,8 @@ after the nbval items; a record older than the test session is never trusted).
 
 A measure whose value the notebook does not record yet carries ``pending`` (what must be recorded): its
 test is expected to fail with MissingValue, strictly, so it fails loudly once the value is recorded and
-the ``pending`` text is left behind. A fact only a CUDA run can show is skipped on a CPU record.
+the ``pending`` text is left behind. A fact only a CUDA run can show is skipped on a CPU record. Each row's
+controls, the same tests on runs without the mistake, must fail.
 """
 
 import pytest
@@ -42,3 +43,12 @@ def test_front_door_row_is_measured(records, triple):
     got = frontdoor.check(m, record)
     assert got.holds, (f"front door row {symptom.symptom!r}, cause {cause.text!r}: {m.notebook} run {m.run!r} "
                        f"has {m.describe()} false (value {got.value!r}); fix the row or the cause's run")
+
+
+@pytest.mark.parametrize("pair", frontdoor.controls(), ids=lambda p: f"{p[0].symptom[:30]} / control {p[1].run}")
+def test_a_run_without_the_mistake_does_not_show_the_symptom(records, pair):
+    """The row's test on a sound run must fail: a threshold that any run passes would show nothing."""
+    symptom, m = pair
+    got = frontdoor.check(m, records(m.notebook))
+    assert not got.holds, (f"front door row {symptom.symptom!r}: the control {m.notebook} run {m.run!r} also has "
+                           f"{m.describe()} (value {got.value!r}); the row's threshold does not tell them apart")
