@@ -168,3 +168,17 @@ def test_describe_gives_the_threshold_in_words():
     m = Measure("n", "r", "training loss", ("x",), "~", 0.01, math.log(2), "ln 2")
     assert m.describe() == "training loss within 0.01 of ln 2"
     assert Measure("n", "r", "rate", ("x",), "<", 0.02).describe() == "rate below 0.02"
+
+
+def test_own_setup_block_checks_every_part_in_readme_and_notebook_00():
+    """The copy-paste block checks the setup, the training loop and the predictions, and shows `probs=`
+    for outputs that are probabilities; notebook 00 runs it on a user-style script."""
+    text = (repo_root() / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Diagnose your own setup", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```python", 1)[1].split("```", 1)[0]
+    nb = nbformat.read(repo_root() / "notebooks" / "00_start_here.ipynb", as_version=4)
+    cell = next(c.source for c in nb.cells if c.cell_type == "code" and "Monitor(" in c.source)
+    for code in (block, cell):
+        for needle in ("check_setup(model, criterion, xb, yb, optimizer=optimizer, train_targets=Y_train)",
+                       "Monitor(", "mon.update(loss=loss, probs=out", "mon.report()", "check_predictions("):
+            assert needle in code, needle
