@@ -141,6 +141,13 @@ def test_lookup_reads_entries_claims_and_keys():
         lookup(RECORD, result("a", "train_loss"))
 
 
+def test_lookup_reads_the_first_present_of_alternative_names():
+    assert lookup(RECORD, claim(("renamed", "c"), ("last_loss", "loss"))) == 0.6935
+    assert lookup(RECORD, ("results", {"setup": ("z", "b")}, "pred_pos_rate")) == 0.5
+    with pytest.raises(MissingValue):
+        lookup(RECORD, claim(("x", "y"), "loss"))
+
+
 @pytest.mark.parametrize("measure,holds", [
     (Measure("n", "a", "rate", result("a", "pred_pos_rate"), "<", 0.02), True),
     (Measure("n", "b", "rate", result("b", "pred_pos_rate"), "<", 0.02), False),
