@@ -181,6 +181,16 @@ DATA: list[tuple[str, Callable, str]] = [
     ("val_fraction='0.2'", _scenes(val_fraction="0.2"), r"val_fraction='0.2' is str: give a number between 0 and 1"),
     ("n_train='100'", _scenes(n_train="100"), r"n_train='100' is str: give a whole number >= 1"),
     ("val_fraction='0.2' for a file", lambda tmp: (_npz()(tmp)[0], {"val_fraction": "0.2"}), r"val_fraction='0.2'"),
+    # issue 19, sections 2 and 3
+    ("csv split_column that is not a column", _csv(_table(), split_column="nope"),
+     r"t\.csv: split_column='nope' is not a column of the file; columns are \['a', 'b', 'label_x', 'label_y'\]"),
+    ("csv label_columns one name as a string", _csv(_table(), label_columns="label_x"),
+     r"the prefix 'label_x' matches only \['label_x'\]; a multi-label data set needs at least two label columns"),
+    ("csv label_columns a number", _csv(_table(), label_columns=3), r"label_columns=3: give a prefix"),
+    ("data=None", lambda tmp: (None, {}), r"data=None is NoneType: give 'scenes' or the path of a \.npz or \.csv"),
+    ("data=3", lambda tmp: (3, {}), r"data=3 is int: give 'scenes' or the path"),
+    ("tail='high'", _scenes(tail="high"), r"tail='high' is str: give a number >= 0, the long-tail exponent"),
+    ("n_train=1.5", _scenes(n_train=1.5), r"n_train=1\.5 is float: give a whole number >= 1"),
     # already handled
     ("empty .npz", _raw("e.npz", b""), r"is empty \(0 bytes\)"),
     (".npy named .npz", _npy_as_npz, r"holds a single array, not an \.npz archive"),
@@ -218,3 +228,52 @@ def test_malformed_data(tmp_path, what, build, pattern):
     assert type(exc.value) is data.DataError and "\n" not in msg, msg
     assert re.search(pattern, msg), msg
     assert "allow_pickle=True" not in msg and "Traceback" not in msg, msg
+
+
+def test_scene_sizes_beyond_memory_are_refused_before_allocating(monkeypatch):
+    from helpers.data import core
+
+    monkeypatch.setattr(core, "_memory_bytes", lambda: 16 * 2**30)  # a 16 GiB machine, whatever this one has
+    monkeypatch.setattr(data.scenes, "_make_split", lambda *a: pytest.fail("allocated before checking the size"))
+    with pytest.raises(data.DataError) as exc:
+        data.load_data("scenes", n_train=10**7)
+    msg = str(exc.value)
+    assert type(exc.value) is data.DataError and "\n" not in msg
+    assert msg.startswith("n_train=10,000,000: the scenes would need about 19.1 GiB of memory, more than half of "
+                          "this machine's 16.0 GiB; use fewer scenes"), msg
+
+
+def test_label_without_test_positives_is_named_with_what_it_does_to_macro_f1(tmp_path):
+    from sklearn.metrics import f1_score
+
+    arrays = _arrays(labels=3)
+    arrays["Y_test"] = arrays["Y_test"].copy()
+    arrays["Y_test"][:, 2] = 0  # label_2 never occurs in test
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.warns(data.DataWarning) as caught:
+        d = data.load_data(tmp_path / "d.npz")
+    msg = str(caught[0].message)
+    assert "\n" not in msg and msg.startswith("d: 1 of 3 label(s) have no positive example in the test split "
+                                              "('label_2'): their F1 on test is 0 whatever the model predicts"), msg
+    perfect = f1_score(d.Y_test, d.Y_test, average="macro", zero_division=0)
+    assert perfect == pytest.approx(2 / 3) and "a perfect predictor's macro-F1 would be 0.667" in msg
+    assert "Drop those label columns, or re-split the file" in msg
+    assert d.info["labels_without_test_positives"] == ["label_2"]
+
+
+def test_label_with_positives_everywhere_gives_no_warning(tmp_path):
+    import warnings
+
+    np.savez(tmp_path / "d.npz", **_arrays(labels=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", data.DataWarning)
+        assert data.load_data(tmp_path / "d.npz").info["labels_without_test_positives"] == []
+
+
+def test_csv_split_column_given_by_name_is_used_and_default_split_column_still_found(tmp_path):
+    df = _table().assign(part=["train"] * 40 + ["val"] * 8 + ["test"] * 12)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    d = data.load_data(tmp_path / "t.csv", split_column="part")
+    assert (len(d.X_train), len(d.X_val), len(d.X_test)) == (40, 8, 12) and d.feature_names == ["a", "b"]
+    df.rename(columns={"part": "split"}).to_csv(tmp_path / "t.csv", index=False)
+    assert len(data.load_data(tmp_path / "t.csv").X_test) == 12
