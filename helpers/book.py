@@ -39,7 +39,7 @@ import nbformat
 import papermill as pm
 
 from helpers import kernels
-from helpers.results import RECORD_NAME, display_path, read_json, repo_root, write_json_atomic
+from helpers.results import RECORD_NAME, display_path, incomplete_run, read_json, repo_root, write_json_atomic
 
 NOTEBOOK_GLOB = "notebooks/[0-9][0-9]_*.ipynb"
 TIMES_NAME = "book.json"  # outputs/book.json: the last run's table (used to start long notebooks first)
@@ -125,10 +125,11 @@ def _previous_times(out_root: Path) -> dict[str, float]:
 
 
 def _training(record_dir: Path, since: float) -> dict[str, Any] | None:
-    """The ``training`` entry of a metrics.json written after ``since`` (epoch seconds), else None."""
+    """The ``training`` entry of a metrics.json written after ``since`` (epoch seconds) by a run that
+    completed, else None."""
     path = record_dir / RECORD_NAME
     try:
-        if path.stat().st_mtime < since:
+        if path.stat().st_mtime < since or incomplete_run(record_dir) is not None:
             return None
         return read_json(path).get("training")
     except (OSError, ValueError, AttributeError):

@@ -277,3 +277,60 @@ def test_csv_split_column_given_by_name_is_used_and_default_split_column_still_f
     assert (len(d.X_train), len(d.X_val), len(d.X_test)) == (40, 8, 12) and d.feature_names == ["a", "b"]
     df.rename(columns={"part": "split"}).to_csv(tmp_path / "t.csv", index=False)
     assert len(data.load_data(tmp_path / "t.csv").X_test) == 12
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims (helpers.claims.Ledger): (name, call(ledger or tmp_path), error class, message pattern)
+
+def _claim(**kwargs) -> Callable[[Path], None]:
+    def call(tmp: Path) -> None:
+        from helpers import claims
+
+        claims.Ledger(tmp / "out", echo=False).claim("c", "a claim", **{"holds": True, **kwargs})
+    return call
+
+
+def _ledger_in_file(tmp: Path) -> None:
+    from helpers import claims
+
+    (tmp / "f").write_text("a file")
+    claims.Ledger(tmp / "f" / "sub", echo=False)
+
+
+LEDGER: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
+    ("applies='no'", _claim(applies="no", why_not="x"), TypeError,
+     r"claim 'c': applies must be a bool \(True or False, e\.g\. a comparison\), got str 'no'"),
+    ("applies=1", _claim(applies=1), TypeError, r"claim 'c': applies must be a bool .*got int 1"),
+    ("holds='yes'", _claim(holds="yes"), TypeError, r"claim 'c': holds must be a bool .*got str 'yes'"),
+    ("holds=0", _claim(holds=0), TypeError, r"claim 'c': holds must be a bool .*got int 0"),
+    ("holds=lambda: None", _claim(holds=lambda: None), TypeError, r"holds must be a bool .*got NoneType None"),
+    ("evidence as a list", _claim(evidence=[0.8, 0.7]), TypeError,
+     r"claim 'c': evidence must map names to the numbers the claim was judged on, e\.g\. evidence=\{'f1': 0\.8\}; "
+     r"got a list"),
+    ("out_dir under a file", _ledger_in_file, ValueError, r"Ledger out_dir=.*/f/sub: .*/f is a file, not a folder"),
+    ("out_dir a number", lambda tmp: __import__("helpers.claims").claims.Ledger(3), TypeError,
+     r"Ledger out_dir=3 is int: give a folder path"),
+]
+
+
+@pytest.mark.parametrize(("what", "call", "error", "pattern"), LEDGER, ids=[c[0] for c in LEDGER])
+def test_malformed_claims(tmp_path, what, call, error, pattern):
+    import re
+
+    with pytest.raises(error) as exc:
+        call(tmp_path)
+    msg = str(exc.value)
+    assert type(exc.value) is error and "\n" not in msg, msg
+    assert re.search(pattern, msg), msg
+
+
+def test_claim_booleans_of_numpy_and_torch_are_accepted(tmp_path):
+    import torch
+
+    from helpers import claims
+
+    led = claims.Ledger(None, echo=False)
+    led.claim("numpy_bool", "t", holds=np.float64(0.9) > 0.5, applies=np.bool_(True))
+    led.claim("torch_bool", "t", holds=torch.tensor(1.0) > 0.5)
+    led.claim("not_applicable", "t", holds="never evaluated", applies=False, why_not="a reason")
+    assert [r["status"] for r in led.records] == ["held", "held", "not applicable"]
