@@ -334,3 +334,131 @@ def test_claim_booleans_of_numpy_and_torch_are_accepted(tmp_path):
     led.claim("torch_bool", "t", holds=torch.tensor(1.0) > 0.5)
     led.claim("not_applicable", "t", holds="never evaluated", applies=False, why_not="a reason")
     assert [r["status"] for r in led.records] == ["held", "held", "not applicable"]
+
+
+# ---------------------------------------------------------------------------------------------
+# python -m helpers.evidence: a sweep folder built here (two runs), then the command on it
+
+def _sweep_folder(tmp: Path, *, ok: bool = True, name: str = "demo", notebook: str = "notebooks/x.ipynb") -> Path:
+    import json
+
+    src = tmp / f"sweep_{name}"
+    spec = tmp / f"{name}.yaml"
+    spec.write_text(f"notebook: {notebook}\n")
+    runs = []
+    for seed in (0, 1):
+        rid = f"seed-{seed}"
+        (src / rid).mkdir(parents=True)
+        status = {"run_id": rid, "status": "ok" if ok else "failed", "params": {"seed": seed}, "grid": {"seed": seed},
+                  "error": None if ok else {"type": "ValueError", "message": "bad data"}, "seconds": 1.0,
+                  "started": "2026-01-01T00:00:00", "finished": "2026-01-01T00:00:01", "host": "h"}
+        (src / rid / "status.json").write_text(json.dumps(status))
+        if ok:
+            (src / rid / "metrics.json").write_text(json.dumps({"notebook": "x", "params": {"seed": seed}, "env": {},
+                                                                "results": [{"setup": "a", "f1": 0.5}]}))
+        (src / rid / "claims.json").write_text(json.dumps({"notebook": "x", "claims": [
+            {"id": "c", "notebook": "x", "text": "t", "status": "held", "evidence": {}, "why_not": ""}]}))
+        runs.append({"run_id": rid, "params": {"seed": seed}})
+    (src / "sweep.json").write_text(json.dumps({"sweep": name, "spec": str(spec), "notebook": notebook, "runs": runs}))
+    return src
+
+
+def _files(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else {}
+
+
+def _evidence_cli(argv: list[str]) -> tuple[int, str]:
+    import contextlib
+
+    from helpers import evidence
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = evidence.main(argv)
+    return code, err.getvalue()
+
+
+def _all_failed(tmp):
+    return [str(_sweep_folder(tmp, ok=False)), str(tmp / "dest")]
+
+
+def _into_a_file(tmp):
+    (tmp / "dest").write_text("a file")
+    return [str(_sweep_folder(tmp)), str(tmp / "dest")]
+
+
+def _another_sweeps_evidence(tmp):
+    from helpers import evidence
+
+    evidence.export_sweep(_sweep_folder(tmp, name="other", notebook="notebooks/y.ipynb"), tmp / "dest")
+    return [str(_sweep_folder(tmp)), str(tmp / "dest")]
+
+
+def _spec_moved(tmp):
+    src = _sweep_folder(tmp)
+    (tmp / "demo.yaml").unlink()
+    return [str(src), str(tmp / "dest")]
+
+
+def _unrelated_files(tmp):
+    (tmp / "dest").mkdir()
+    (tmp / "dest" / "notes.txt").write_text("mine")
+    return [str(_sweep_folder(tmp)), str(tmp / "dest")]
+
+
+EVIDENCE_CLI: list[tuple[str, Callable[[Path], list[str]], str]] = [
+    ("every run failed", _all_failed, r"all 2 runs of .*sweep_demo failed \(first: ValueError: bad data\); there is "
+                                      r"nothing to export as evidence"),
+    ("dest is a file", _into_a_file, r"cannot write the evidence to .*dest: .*dest is a file, not a folder"),
+    ("another sweep's evidence", _another_sweeps_evidence,
+     r"dest holds the evidence of another sweep \('other' of notebooks/y\.ipynb\); exporting 'demo' of "
+     r"notebooks/x\.ipynb there would overwrite it\. Give another destination, or pass --force to replace it"),
+    ("spec moved", _spec_moved, r"the spec that made .*sweep_demo, .*demo\.yaml, is no longer there"),
+    ("unrelated files in dest", _unrelated_files, r"dest already holds files and no sweep's sweep\.json"),
+]
+
+
+@pytest.mark.parametrize(("what", "setup", "pattern"), EVIDENCE_CLI, ids=[c[0] for c in EVIDENCE_CLI])
+def test_evidence_command_refuses_in_one_line_and_writes_nothing(tmp_path, what, setup, pattern):
+    import re
+
+    argv = setup(tmp_path)
+    dest = tmp_path / "dest"
+    before = _files(dest)
+    code, err = _evidence_cli(argv)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert re.search(pattern, lines[0]), lines[0]
+    assert _files(dest) == before  # nothing written, nothing overwritten
+    assert not list(tmp_path.glob(".dest.export-*"))  # no staging folder left
+
+
+def test_evidence_command_exports_reexports_and_replaces_with_force(tmp_path):
+    from helpers import evidence
+
+    src = _sweep_folder(tmp_path)
+    dest = tmp_path / "dest"
+    assert _evidence_cli([str(src), str(dest)]) == (0, "")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(evidence.FILES)
+    assert _evidence_cli([str(src), str(dest)]) == (0, "")  # the same sweep again: refreshed
+    other = _sweep_folder(tmp_path, name="other", notebook="notebooks/y.ipynb")
+    assert _evidence_cli([str(other), str(dest)])[0] == 2
+    assert _evidence_cli([str(other), str(dest), "--force"]) == (0, "")
+    assert '"sweep": "other"' in (dest / "sweep.json").read_text()
+
+
+def test_evidence_export_failing_midway_leaves_the_destination_as_it_was(tmp_path, monkeypatch):
+    from helpers import claims, evidence
+
+    src = _sweep_folder(tmp_path)
+    dest = tmp_path / "dest"
+    evidence.export_sweep(src, dest)
+    before = _files(dest)
+
+    def broken(_):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(claims, "sweep_table", broken)  # after results.csv, sweep.json and spec.yaml are made
+    assert _evidence_cli([str(src), str(dest)]) == (2, "error: disk full (simulated)\n")
+    assert _files(dest) == before and not list(tmp_path.glob(".dest.export-*"))
