@@ -135,3 +135,47 @@ def test_a_run_that_fails_midway_marks_its_folder_and_readers_refuse_the_earlier
 
     assert book.run_book([nb], workers=1, out_root=out_root, progress=False)[0]["status"] == "ok"
     assert not (folder / results.INCOMPLETE_NAME).exists() and results.read_record(folder)["params"]["fail"] is False
+
+
+def test_only_matching_nothing_exits_2_like_an_empty_glob(capsys):
+    assert book.main(["--only", "zzz", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: no notebooks match 'notebooks/[0-9][0-9]_*.ipynb' and --only 'zzz'"]
+
+
+CTRL_C = """import os, signal, threading
+# what a Ctrl-C in the terminal does: SIGINT to every process of the book's process group
+os.killpg(os.getpgid(os.getppid()), signal.SIGINT)
+threading.Event().wait(300)  # never reached normally: the book stops this run on the interrupt
+"""
+
+
+def test_ctrl_c_during_the_book_prints_one_line_and_marks_nothing_complete(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers.results import repo_root
+
+    nb = tmp_path / "01_interrupted.ipynb"
+    _notebook(nb, "from helpers import claims\nclaims.Ledger(output_dir, echo=False)\n" + CTRL_C)
+    # its own session, so that the SIGINT the notebook sends reaches the book's processes, not pytest
+    proc = subprocess.run([sys.executable, "-m", "helpers.book", str(nb), "--out", str(tmp_path / "out"),
+                           "--no-progress", "--workers", "1"], cwd=repo_root(), capture_output=True, text=True,
+                          start_new_session=True, timeout=600, env={**__import__("os").environ,
+                                                                    "PYTHONPATH": str(repo_root())})
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "interrupted: the notebooks still running were stopped (a stopped run's output folder keeps its "
+        "INCOMPLETE_RUN.json marker)"], proc.stderr
+    assert (tmp_path / "out" / "01_interrupted" / "INCOMPLETE_RUN.json").is_file()
+
+
+def test_pool_workers_ignore_sigint_so_only_the_main_process_reports_it():
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        book._ignore_sigint()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
