@@ -27,6 +27,7 @@ import argparse
 import ast
 import itertools
 import os
+import re
 import sys
 import tempfile
 import time
@@ -186,6 +187,12 @@ def write_demo_csv(path: Path, n: int = 400, seed: int = 0) -> Path:
     return path
 
 
+def names(parameter: str, message: str) -> bool:
+    """Whether ``message`` names ``parameter`` as a word (``epochs=``, `` `epochs` ``), not as part of
+    a longer name or of a path (a run folder called ``..._output_dir`` does not count)."""
+    return re.search(rf"(?<![\w/.-]){re.escape(parameter)}(?![\w/.-])", message) is not None
+
+
 def classify(case: Case, error: dict[str, str] | None, claims: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The outcome of one run: ``ok`` (claims' counts), ``refused`` (one line naming the parameter),
     ``FAILED claim`` or ``crash``; ``good`` says whether that is what a reader should get."""
@@ -199,7 +206,7 @@ def classify(case: Case, error: dict[str, str] | None, claims: Sequence[dict[str
     ename, evalue = error.get("ename", ""), str(error.get("evalue", ""))
     if ename == "ClaimFailed":
         return {"outcome": "FAILED claim", "detail": evalue.splitlines()[0][:200] if evalue else "", "good": False}
-    if evalue and "\n" not in evalue.strip() and case.parameter in evalue:
+    if evalue and "\n" not in evalue.strip() and names(case.parameter, evalue):
         return {"outcome": "refused", "detail": f"{ename}: {evalue}", "good": True}
     last = evalue.strip().splitlines()[-1] if evalue.strip() else ""
     return {"outcome": "crash", "detail": f"{ename}: {last}"[:300], "good": False}
@@ -277,7 +284,7 @@ def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     rows: dict[int, dict[str, Any]] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=book._ignore_sigint) as pool:
-        futures = {pool.submit(_run_case, c, out_root / f"{i:03d}_{c.notebook.stem}_{c.parameter}", threads): i
+        futures = {pool.submit(_run_case, c, out_root / f"case_{i:03d}", threads): i
                    for i, c in enumerate(todo)}
         try:
             for fut in as_completed(futures):

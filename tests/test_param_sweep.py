@@ -70,6 +70,9 @@ CASE = ps.Case(FIXTURE, "epochs", 1.5, "bad")
      "crash", False, "TypeError: 'float' object cannot be interpreted as an integer"),
     (CASE, {"ename": "ValueError", "evalue": "epochs\nline two\nthe last line"}, [], "crash", False,
      "ValueError: the last line"),
+    (ps.Case(FIXTURE, "output_dir", ps.EXISTING_FILE, "bad"),
+     {"ename": "FileExistsError", "evalue": "[Errno 17] File exists: '/tmp/x/008_01_output_dir/a_file'"}, [],
+     "crash", False, "FileExistsError: [Errno 17] File exists: '/tmp/x/008_01_output_dir/a_file'"),
 ])
 def test_outcomes_are_classified(case, error, claims, outcome, good, detail):
     got = ps.classify(case, error, claims)
@@ -109,3 +112,10 @@ def test_demo_csv_loads_as_multilabel_data(tmp_path):
 
     d = data.load_data(ps.write_demo_csv(tmp_path / "demo.csv"))
     assert d.kind == "tabular" and d.n_labels == 4 and len(d.X_train) + len(d.X_val) + len(d.X_test) == 400
+
+
+def test_a_message_names_a_parameter_as_a_word_not_inside_a_path_or_longer_name():
+    assert ps.names("epochs", "parameter `epochs`: got 1.5") and ps.names("n_train", "n_train=10,000,000: too big")
+    assert ps.names("tail", "use a larger n_train or a smaller tail.")
+    assert not ps.names("output_dir", "File exists: '/tmp/run_output_dir/a_file'")
+    assert not ps.names("epochs", "cardinality_epochs must be >= 1") and not ps.names("tail", "see details")
