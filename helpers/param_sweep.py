@@ -190,7 +190,7 @@ def write_demo_csv(path: Path, n: int = 400, seed: int = 0) -> Path:
 def names(parameter: str, message: str) -> bool:
     """Whether ``message`` names ``parameter`` as a word (``epochs=``, `` `epochs` ``), not as part of
     a longer name or of a path (a run folder called ``..._output_dir`` does not count)."""
-    return re.search(rf"(?<![\w/.-]){re.escape(parameter)}(?![\w/.-])", message) is not None
+    return re.search(rf"(?<![\w/.-]){re.escape(parameter)}(?![\w/-]|\.\w)", message) is not None
 
 
 def classify(case: Case, error: dict[str, str] | None, claims: Sequence[dict[str, Any]]) -> dict[str, Any]:
