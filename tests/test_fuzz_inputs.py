@@ -1,8 +1,10 @@
 """A table of malformed inputs, generated here (nothing committed), each with the error class and
-message it must get: sweep specs (helpers.sweep.load_spec / check_output) and data files and
-parameters (helpers.data.load_data). It holds the cases issue 11 found handled poorly or silently,
+message it must get: sweep specs (helpers.sweep.load_spec / check_output), data files and
+parameters (helpers.data.load_data), claims (helpers.claims.Ledger) and the evidence command
+(python -m helpers.evidence). It holds the cases issues 11 and 19 found handled poorly or silently,
 and the cases that already worked, so that none regresses. Every message is one line, names the
-problem, and never suggests unpickling."""
+problem, and never suggests unpickling. (The book command's cases, an interrupt and a run that
+fails midway, are in tests/test_book.py; the diagnose APIs' in tests/test_fuzz_diagnose.py.)"""
 
 from __future__ import annotations
 
