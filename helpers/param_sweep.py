@@ -265,8 +265,12 @@ def format_table(frame: pd.DataFrame) -> str:
     bad = int((~frame["good"].astype(bool)).sum())
     summary = (f"{len(frame)} runs: " + ", ".join(f"{n} {o}" for o, n in counts.items())
                + f"; {bad} not good")
-    with pd.option_context("display.max_colwidth", 120, "display.width", 250):
-        return shown.to_string(index=False) + "\n" + summary
+    left = {}
+    for c in ("notebook", "parameter", "value", "expected", "outcome", "detail"):
+        width = int(shown[c].astype(str).str.len().max()) if len(shown) else 0
+        left[c] = (lambda w: lambda v: f"{v!s:<{w}}")(width)  # text columns read left-aligned
+    with pd.option_context("display.max_colwidth", 400, "display.width", 400):
+        return shown.to_string(index=False, formatters=left, justify="left") + "\n" + summary
 
 
 def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
