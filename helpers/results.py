@@ -65,9 +65,15 @@ def output_dir(path: str | os.PathLike) -> Path:
     Relative paths are taken relative to the repository root (so ``outputs/01_data_inspection``
     lands in the same place whatever the kernel's working directory); absolute paths are kept.
     """
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise ValueError(f"output_dir={path!r} is {type(path).__name__}: give a folder path such as 'outputs/my_run'")
     p = Path(path).expanduser()
     if not p.is_absolute():
         p = repo_root() / p
+    for part in (p, *p.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"output_dir={str(path)!r}: {display_path(part)} is a file, not a folder; "
+                             f"give another folder path")
     p.mkdir(parents=True, exist_ok=True)
     return p
 

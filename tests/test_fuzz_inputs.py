@@ -464,3 +464,23 @@ def test_evidence_export_failing_midway_leaves_the_destination_as_it_was(tmp_pat
     monkeypatch.setattr(claims, "sweep_table", broken)  # after results.csv, sweep.json and spec.yaml are made
     assert _evidence_cli([str(src), str(dest)]) == (2, "error: disk full (simulated)\n")
     assert _files(dest) == before and not list(tmp_path.glob(".dest.export-*"))
+
+
+@pytest.mark.parametrize(("what", "value", "pattern"), [
+    ("a file", "FILE", r"output_dir='.*/f': .*/f is a file, not a folder; give another folder path"),
+    ("under a file", "FILE/sub", r"output_dir='.*/f/sub': .*/f is a file, not a folder"),
+    ("None", None, r"output_dir=None is NoneType: give a folder path such as 'outputs/my_run'"),
+    ("empty", "", r"output_dir='' is str: give a folder path"),
+])
+def test_output_dir_that_cannot_be_a_folder_is_refused_in_one_line(tmp_path, what, value, pattern):
+    import re
+
+    from helpers import results
+
+    (tmp_path / "f").write_text("a file")
+    if isinstance(value, str) and value.startswith("FILE"):
+        value = str(tmp_path / "f") + value[4:]
+    with pytest.raises(ValueError) as exc:
+        results.output_dir(value)
+    msg = str(exc.value)
+    assert type(exc.value) is ValueError and "\n" not in msg and re.search(pattern, msg), msg
