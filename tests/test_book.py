@@ -144,8 +144,11 @@ def test_only_matching_nothing_exits_2_like_an_empty_glob(capsys):
 
 
 CTRL_C = """import os, signal, threading
-# what a Ctrl-C in the terminal does: SIGINT to every process of the book's process group
-os.killpg(os.getpgid(os.getppid()), signal.SIGINT)
+# what a Ctrl-C in the terminal does: SIGINT to every process of the book's process group (the test
+# starts the book in a session of its own; never signal group 1 or this kernel's own group)
+group = os.getpgid(os.getppid())
+assert os.getppid() > 1 and group > 1 and group != os.getpgid(0), (os.getppid(), group)
+os.killpg(group, signal.SIGINT)
 threading.Event().wait(300)  # never reached normally: the book stops this run on the interrupt
 """
 
