@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: help venv book notebooks test lint unit test-seeds bench gpu-check lab clean
+.PHONY: help venv book notebooks test lint unit test-seeds test-params bench gpu-check lab clean
 
 help:
 	@echo "make book        run every notebook (papermill, default parameters, side by side) into outputs/;"
@@ -13,6 +13,8 @@ help:
 	@echo "make test        lint + unit tests + nbval regression run of the notebooks + headline metrics"
 	@echo "make notebooks   re-execute the notebooks in place (refresh the outputs nbval compares)"
 	@echo "make test-seeds  slow: every notebook's assertions for seeds 0-4"
+	@echo "make test-params slow: every numbered notebook with non-default values of each parameter (runs in a"
+	@echo "                 temporary folder); prints and writes the table to evidence/test_params/"
 	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop, validation cost)"
 	@echo "make gpu-check   on a CUDA machine: CUDA tests, notebooks 03/04 on the GPU, GPU benchmark (< 4 min)"
 	@echo "make lab         open the book in JupyterLab"
@@ -47,6 +49,12 @@ unit: $(STAMP)
 
 test-seeds: $(STAMP)
 	$(BIN)/pytest tests -m slow
+
+PARAM_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+test-params: $(STAMP)
+	$(BIN)/python -m helpers.param_sweep --workers $(PARAM_WORKERS) --table evidence/test_params \
+	  --label "make test-params $(NOTEBOOKS) (every case of each notebook named, default: every numbered notebook)" \
+	  $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench

@@ -29,6 +29,7 @@ import argparse
 import glob
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -39,7 +40,15 @@ import nbformat
 import papermill as pm
 
 from helpers import kernels
-from helpers.results import RECORD_NAME, display_path, read_json, repo_root, write_json_atomic
+from helpers.results import (
+    INCOMPLETE_NAME,
+    RECORD_NAME,
+    display_path,
+    incomplete_run,
+    read_json,
+    repo_root,
+    write_json_atomic,
+)
 
 NOTEBOOK_GLOB = "notebooks/[0-9][0-9]_*.ipynb"
 TIMES_NAME = "book.json"  # outputs/book.json: the last run's table (used to start long notebooks first)
@@ -117,6 +126,35 @@ def _run_one(path: Path, out: Path, in_place: bool, parameters: dict, threads: i
     return row
 
 
+def _ignore_sigint() -> None:
+    """Pool worker initializer: Ctrl-C reaches every process of the terminal's process group; the
+    main process handles it (stops the workers, prints one line), so a worker must not die on it
+    with its own traceback of papermill, ipykernel and zmq frames."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_this_worker)
+
+
+def _stop_this_worker(signum: int, frame: Any) -> None:
+    """A worker told to stop (SIGTERM, from :func:`_stop_workers`) kills its kernel and exits at once:
+    a kernel shut down mid-cell, or left to notice that its parent is gone, logs to the terminal."""
+    kernels.kill_started_kernels()
+    os._exit(128 + signum)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued notebooks and end the running ones' workers (their kernels exit with their
+    parent; the output folders of the stopped runs keep their INCOMPLETE_RUN.json marker)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()  # SIGTERM: the worker kills its kernel and exits (_stop_this_worker)
+    for p in processes:
+        p.join(timeout=60)
+        if p.is_alive():  # pragma: no cover - a worker stuck in its cleanup
+            p.kill()
+
+
 def _previous_times(out_root: Path) -> dict[str, float]:
     try:
         return {r["notebook"]: float(r["wall_s"]) for r in read_json(out_root / TIMES_NAME)["notebooks"]}
@@ -125,10 +163,11 @@ def _previous_times(out_root: Path) -> dict[str, float]:
 
 
 def _training(record_dir: Path, since: float) -> dict[str, Any] | None:
-    """The ``training`` entry of a metrics.json written after ``since`` (epoch seconds), else None."""
+    """The ``training`` entry of a metrics.json written after ``since`` (epoch seconds) by a run that
+    completed, else None."""
     path = record_dir / RECORD_NAME
     try:
-        if path.stat().st_mtime < since:
+        if path.stat().st_mtime < since or incomplete_run(record_dir) is not None:
             return None
         return read_json(path).get("training")
     except (OSError, ValueError, AttributeError):
@@ -157,7 +196,7 @@ def run_book(notebooks: list[Path], *, workers: int | None = None, in_place: boo
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)  # fork: papermill already imported
     rows: dict[Path, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_ignore_sigint) as pool:
         futures = {}
         for nb in order:
             folder = out_root / nb.stem
@@ -183,7 +222,7 @@ def run_book(notebooks: list[Path], *, workers: int | None = None, in_place: boo
                 bar.write(msg)
                 bar.update()
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(pool)
             raise
         finally:
             bar.close()
@@ -219,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None,
                     help="notebooks run side by side (default: one per core; 1 with --in-place)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--out", default=None,
+                    help="write into OUT/<stem>/ instead of outputs/<stem>/ (passed as each notebook's output_dir)")
     args = ap.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         ap.error(f"--workers must be at least 1, got {args.workers}")
@@ -230,15 +271,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         nbs = [p for p in nbs if args.only in p.name]
     if not nbs:
-        print(f"no notebooks match {NOTEBOOK_GLOB!r}" + (f" and {args.only!r}" if args.only else ""), file=sys.stderr)
-        return 1
+        print(f"error: no notebooks match {NOTEBOOK_GLOB!r}" + (f" and --only {args.only!r}" if args.only else ""),
+              file=sys.stderr)
+        return 2
     workers = args.workers or (1 if args.in_place else None)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     t0 = time.perf_counter()
     try:
-        rows = run_book(nbs, workers=workers, in_place=args.in_place, progress=not args.no_progress)
+        rows = run_book(nbs, workers=workers, in_place=args.in_place, progress=not args.no_progress,
+                        out_root=None if args.out is None else Path(args.out))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted: the notebooks still running were stopped (a stopped run's output folder keeps its "
+              f"{INCOMPLETE_NAME} marker)", file=sys.stderr)
         return 130
     wall = time.perf_counter() - t0
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -251,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{table['wall_s'].sum():.1f} s, of which training {trained.sum():.1f} s); "
           f"load average {load_before:.2f} at the start, {load_after:.2f} at the end, {kernels.cores()} cores")
     if not args.in_place:
-        write_json_atomic(repo_root() / "outputs" / TIMES_NAME,
+        write_json_atomic((repo_root() / "outputs" if args.out is None else Path(args.out)) / TIMES_NAME,
                           {"wall_s": round(wall, 2), "workers": n_workers, "cores": kernels.cores(),
                            "load_average": [load_before, load_after], "notebooks": rows})
     failed = table[table["status"] != "ok"]

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from helpers import results
 
 CLAIMS_NAME = "claims.json"
@@ -81,7 +83,16 @@ class Ledger:
 
     def __post_init__(self) -> None:
         if self.out_dir is not None:
+            if not isinstance(self.out_dir, str | os.PathLike):
+                raise TypeError(f"Ledger out_dir={self.out_dir!r} is {type(self.out_dir).__name__}: give a folder "
+                                f"path (or None to keep the claims in memory)")
             self.out_dir = Path(self.out_dir)
+            for part in (self.out_dir, *self.out_dir.parents):
+                if part.exists() and not part.is_dir():
+                    raise ValueError(f"Ledger out_dir={results.display_path(self.out_dir)}: "
+                                     f"{results.display_path(part)} is a file, not a folder; give a folder path")
+            # A run starts here: mark the folder incomplete until write_record (helpers.results.start_run)
+            results.start_run(self.out_dir, self.notebook)
             self._save()  # a rerun into the same folder starts with an empty ledger, not stale claims
 
     def claim(
@@ -108,9 +119,12 @@ class Ledger:
             raise ValueError(f"claim id {id!r} is used twice in {self.notebook or 'this run'}; ids must be unique")
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"claim {id!r} needs its sentence as text")
-        applies = bool(applies)
+        applies = _as_bool(applies, f"claim {id!r}: applies")
         if not applies and not why_not:
             raise ValueError(f"claim {id!r} is not applicable: say why in why_not=")
+        if evidence is not None and not isinstance(evidence, Mapping):
+            raise TypeError(f"claim {id!r}: evidence must map names to the numbers the claim was judged on, e.g. "
+                            f"evidence={{'f1': 0.8}}; got a {type(evidence).__name__}")
         evidence = dict(evidence or {})
         if not applies:
             status = NOT_APPLICABLE
@@ -118,9 +132,7 @@ class Ledger:
             if holds is None:
                 raise ValueError(f"claim {id!r} applies but has no test (holds=)")
             value = holds() if callable(holds) else holds
-            if not isinstance(value, (bool, int)) and type(value).__name__ not in ("bool_", "bool"):
-                raise TypeError(f"claim {id!r}: holds must be a bool, got {type(value).__name__}")
-            status = HELD if bool(value) else FAILED
+            status = HELD if _as_bool(value, f"claim {id!r}: holds") else FAILED
         record = {
             "id": id,
             "notebook": self.notebook,
@@ -146,6 +158,16 @@ class Ledger:
                                                                           "claims": self.records})
 
 
+def _as_bool(value: Any, what: str) -> bool:
+    """``value`` as a bool when it is one (Python, NumPy, or a 0-d boolean array or tensor); anything
+    else (``"no"``, ``1``, ``None``) is refused, since ``bool("no")`` is True."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if getattr(value, "shape", None) == () and str(getattr(value, "dtype", "")) in ("bool", "torch.bool"):
+        return bool(value)
+    raise TypeError(f"{what} must be a bool (True or False, e.g. a comparison), got {type(value).__name__} {value!r}")
+
+
 def describe(record: Mapping[str, Any]) -> str:
     """One readable line for a claim record."""
     line = f"{_MARK[record['status']]} [{record['id']}] {record['text']}"
@@ -158,10 +180,15 @@ def describe(record: Mapping[str, Any]) -> str:
 
 def read_claims(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The claims of one run: from ``claims.json``, or a ``metrics.json``'s ``claims`` list, or a
-    folder holding either (``claims.json`` first, since it survives a run that failed)."""
+    folder holding either (``claims.json`` first, since it survives a run that failed). The claims
+    of a run that did not complete are read from its ``claims.json``; a file older than such a run
+    is refused (:class:`helpers.results.StaleOutputError`)."""
     p = Path(path)
     if p.is_dir():
         p = p / CLAIMS_NAME if (p / CLAIMS_NAME).exists() else p / results.RECORD_NAME
+    run = results.incomplete_run(p.parent)
+    if run is not None and (p.name != CLAIMS_NAME or p.stat().st_mtime < float(run.get("started_epoch") or 0) - 1):  # 1 s: coarse file clocks
+        results.check_complete(p.parent)  # a run started there and did not finish: this file is an earlier run's
     data = results.read_json(p)
     claims = data.get("claims", []) if isinstance(data, Mapping) else []
     bad = [c for c in claims if not isinstance(c, Mapping) or c.get("status") not in STATUSES]

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +41,38 @@ def _abs(p: str | os.PathLike) -> Path:
     return p if p.is_absolute() else results.repo_root() / p
 
 
-def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+def _check_dest(out: Path, manifest: dict[str, Any], force: bool) -> None:
+    """Refuse a destination that is a file (or under one), or that holds another sweep's evidence
+    (another sweep name or notebook in its ``sweep.json``) or files that are not evidence, unless ``force``."""
+    for part in (out, *out.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"cannot write the evidence to {results.display_path(out)}: "
+                             f"{results.display_path(part)} is a file, not a folder; give another destination")
+    if force or not out.is_dir() or not any(out.iterdir()):
+        return
+    try:
+        owner = results.read_json(out / claims.MANIFEST_NAME)
+    except (FileNotFoundError, ValueError):
+        owner = None
+    if not isinstance(owner, dict):
+        raise ValueError(f"{results.display_path(out)} already holds files and no sweep's {claims.MANIFEST_NAME}; "
+                         f"exporting there would mix them with this sweep's evidence. Give another destination, "
+                         f"or pass --force to write there anyway")
+    if (owner.get("sweep"), owner.get("notebook")) != (manifest.get("sweep"), manifest.get("notebook")):
+        raise ValueError(f"{results.display_path(out)} holds the evidence of another sweep ({owner.get('sweep')!r} of "
+                         f"{owner.get('notebook')}); exporting {manifest.get('sweep')!r} of {manifest.get('notebook')} "
+                         f"there would overwrite it. Give another destination, or pass --force to replace it")
+
+
+def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = None, *,
+                 force: bool = False) -> Path:
     """Copy a finished sweep folder's table, manifest, spec, claims and provenance into ``dest``
     (default ``evidence/<sweep name>``). Refuses an incomplete sweep (a planned run without its
-    ``status.json``) and runs made at commits that differ in ``helpers/`` or the notebook, since
-    the evidence must say which code made it."""
-    from helpers import sweep as sweep_mod
+    ``status.json``), a sweep whose runs all failed, a sweep whose spec file is gone, and runs made
+    at commits that differ in ``helpers/`` or the notebook, since the evidence must say which code
+    made it; refuses a destination that is a file or holds another sweep's evidence (unless
+    ``force``). Everything is checked, and every file made in a temporary folder beside ``dest``,
+    before anything in ``dest`` is replaced, so a refusal or an error leaves ``dest`` as it was."""
 
     src = _abs(sweep_dir)
     manifest_path = src / claims.MANIFEST_NAME
@@ -57,6 +84,15 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
         raise ValueError(f"{len(missing)} of {len(manifest['runs'])} runs of {results.display_path(src)} are not "
                          f"done (first: {missing[0]}); finish the sweep before exporting it")
     statuses = [results.read_json(src / r["run_id"] / claims.STATUS_NAME) for r in manifest["runs"]]
+    if statuses and not any(st.get("status") == "ok" for st in statuses):
+        err = statuses[0].get("error") or {}
+        raise ValueError(f"all {len(statuses)} runs of {results.display_path(src)} failed (first: {err.get('type')}: "
+                         f"{str(err.get('message'))[:160]}); there is nothing to export as evidence. Fix the cause "
+                         f"and rerun the sweep")
+    spec = _abs(manifest["spec"])
+    if not spec.is_file():
+        raise FileNotFoundError(f"the spec that made {results.display_path(src)}, {manifest['spec']}, is no longer "
+                                f"there (moved or deleted); restore it there, or rerun the sweep from its spec")
     envs = []
     for r in manifest["runs"]:
         rec = src / r["run_id"] / results.RECORD_NAME
@@ -66,12 +102,29 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
     if len(commits) > 1 and not _same_code(commits, manifest["notebook"]):
         raise ValueError(f"the runs of {results.display_path(src)} come from commits {commits} that differ in helpers/ "
                          f"or {manifest['notebook']}; rerun the sweep from one commit (delete the folder) first")
-    out = _abs(dest) if dest is not None else results.repo_root() / "evidence" / manifest["sweep"]
-    out.mkdir(parents=True, exist_ok=True)
+    final = _abs(dest) if dest is not None else results.repo_root() / "evidence" / manifest["sweep"]
+    _check_dest(final, manifest, force)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.export-", dir=final.parent))  # swapped in when complete
+    try:
+        _write_evidence(out, src, manifest, statuses, envs, commits, spec)
+        final.mkdir(exist_ok=True)
+        for name in FILES:
+            os.replace(out / name, final / name)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return final
+
+
+def _write_evidence(out: Path, src: Path, manifest: dict[str, Any], statuses: list[dict[str, Any]],
+                    envs: list[dict[str, Any]], commits: list[Any], spec: Path) -> None:
+    """Write the evidence files of :data:`FILES` into ``out`` (a fresh folder)."""
+    from helpers import sweep as sweep_mod
+
+    manifest_path = src / claims.MANIFEST_NAME
     table = sweep_mod.read_results(src)
     results.write_bytes_atomic(out / "results.csv", table.to_csv(index=False).encode("utf-8"))
     shutil.copyfile(manifest_path, out / "sweep.json")
-    spec = _abs(manifest["spec"])
     shutil.copyfile(spec, out / "spec.yaml")
     ctable = claims.sweep_table(src)
     results.write_bytes_atomic(out / "claims.csv", ctable.to_csv(index=False).encode("utf-8"))
@@ -98,7 +151,6 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
         "hosts": sorted({s.get("host") or "" for s in statuses}),
     }
     results.write_json_atomic(out / "provenance.json", provenance)
-    return out
 
 
 def _same_code(commits: Sequence[str | None], notebook: str) -> bool:
@@ -178,10 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  description="copy a finished sweep's table, spec, claims and provenance into evidence/")
     ap.add_argument("sweep_dir", help="the sweep's output folder, e.g. outputs/sweeps/imbalance")
     ap.add_argument("dest", nargs="?", help="default: evidence/<sweep name>")
+    ap.add_argument("--force", action="store_true",
+                    help="replace the evidence of another sweep (or other files) in dest")
     a = ap.parse_args(argv)
     try:
-        out = export_sweep(a.sweep_dir, a.dest)
-    except (FileNotFoundError, ValueError) as e:
+        out = export_sweep(a.sweep_dir, a.dest, force=a.force)
+    except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {', '.join(FILES)} to {results.display_path(out)}")

@@ -89,6 +89,23 @@ def _port_open(ip: str, port: int) -> bool:
         return False
 
 
+_STARTED: list[Any] = []  # the kernel managers this process started (for kill_started_kernels)
+
+
+def kill_started_kernels() -> int:
+    """Kill (SIGKILL) the kernels this process started that are still running, for a runner told to
+    stop at once: a kernel killed outright prints nothing, where one left to notice that its parent
+    is gone, or shut down mid-cell, logs to the terminal. Returns how many were killed."""
+    killed = 0
+    for km in _STARTED:
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() is None:  # not reaped yet, so its pid is still this kernel's
+            with contextlib.suppress(OSError):
+                proc.kill()
+                killed += 1
+    return killed
+
+
 def kernel_manager_class(env: Mapping[str, str] | None = None) -> type:
     """An ``AsyncKernelManager`` subclass for papermill: the kernel gets ``env`` on top of this
     process's environment, encrypted transport where supported, and starts under
@@ -106,6 +123,7 @@ def kernel_manager_class(env: Mapping[str, str] | None = None) -> type:
                 kw.setdefault("transport_encryption", "auto")  # else recent kernels warn about plain TCP
             with kernel_start_lock():
                 await super().start_kernel(**kw)
+                _STARTED.append(self)
                 await self._wait_ports_bound(deadline=time.monotonic() + PORT_BIND_TIMEOUT_S)
 
         async def _wait_ports_bound(self, deadline: float) -> None:

@@ -18,6 +18,13 @@ Record format (``metrics.json``)::
 through :func:`log_fit`), so a record shows where its notebook's time went; a notebook's process
 is its kernel, so under papermill that is the notebook's own fits (in an interactive session that
 has rerun cells, every fit since the kernel started; :func:`clear_fit_log` starts afresh).
+
+A run is marked incomplete while it runs: :func:`start_run` (called by ``helpers.claims.Ledger``,
+which every notebook makes right after its parameters are checked) writes ``INCOMPLETE_RUN.json``
+into the output folder, and :func:`write_record` (the notebook's last step) removes it. A run
+that fails or is interrupted leaves the marker beside the files it wrote and those of an earlier
+run; the readers (:func:`read_record`, :func:`read_records`, ``helpers.claims.read_claims``,
+the book's table) refuse or skip such a folder (:func:`check_complete`), so nobody mixes two runs.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 RECORD_NAME = "metrics.json"
+INCOMPLETE_NAME = "INCOMPLETE_RUN.json"  # present while a run is in progress, and after one that stopped
 _FIT_LOG: list[dict[str, Any]] = []  # this process's training runs, oldest first (see log_fit)
 
 
@@ -57,9 +65,15 @@ def output_dir(path: str | os.PathLike) -> Path:
     Relative paths are taken relative to the repository root (so ``outputs/01_data_inspection``
     lands in the same place whatever the kernel's working directory); absolute paths are kept.
     """
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise ValueError(f"output_dir={path!r} is {type(path).__name__}: give a folder path such as 'outputs/my_run'")
     p = Path(path).expanduser()
     if not p.is_absolute():
         p = repo_root() / p
+    for part in (p, *p.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"output_dir={str(path)!r}: {display_path(part)} is a file, not a folder; "
+                             f"give another folder path")
     p.mkdir(parents=True, exist_ok=True)
     return p
 
@@ -236,6 +250,46 @@ def env_info(device: str | None = None) -> dict[str, Any]:
     return info
 
 
+class StaleOutputError(ValueError):
+    """An output folder holds a run that started and did not finish (its marker is still there)."""
+
+
+def start_run(out_dir: str | os.PathLike, notebook: str = "") -> Path:
+    """Mark ``out_dir`` as holding a run in progress (``INCOMPLETE_RUN.json``: notebook, start time,
+    process); :func:`write_record` removes the marker when the run completes. Files in the folder
+    older than ``started`` are then from an earlier run."""
+    import datetime
+
+    folder = Path(out_dir)
+    marker = {"notebook": notebook, "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+              "started_epoch": __import__("time").time(), "pid": os.getpid(), "host": socket.gethostname(),
+              "note": f"a run is in progress here, or one stopped before writing {RECORD_NAME}: files older than "
+                      f"'started' are from an earlier run; rerun the notebook"}
+    return write_json_atomic(folder / INCOMPLETE_NAME, marker)
+
+
+def incomplete_run(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The marker of a run that started in ``folder`` and has not completed, else None."""
+    marker = Path(folder) / INCOMPLETE_NAME
+    if not marker.is_file():
+        return None
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None
+    return info if isinstance(info, dict) else {"notebook": "", "started": "unknown", "started_epoch": 0.0}
+
+
+def check_complete(folder: str | os.PathLike) -> None:
+    """Raise :class:`StaleOutputError` when ``folder`` holds a run that started and did not complete."""
+    info = incomplete_run(folder)
+    if info is not None:
+        nb = f" of {info['notebook']}" if info.get("notebook") else ""
+        raise StaleOutputError(f"{display_path(folder)} holds a run{nb} that started {info.get('started')} and did "
+                               f"not complete (it failed or was interrupted before writing its record): its "
+                               f"{RECORD_NAME} and figures, if any, are from an earlier run. Rerun the notebook")
+
+
 def log_fit(setup: str, seconds: float, **details: Any) -> None:
     """Note one training run of this process (``helpers.train.fit`` calls this for every fit,
     including fits that raise) for the ``training`` entry of the next record written."""
@@ -279,13 +333,23 @@ def write_record(
         "training": training_summary(),
         **extra,
     }
-    return write_json_atomic(Path(out_dir) / RECORD_NAME, record)
+    path = write_json_atomic(Path(out_dir) / RECORD_NAME, record)
+    (Path(out_dir) / INCOMPLETE_NAME).unlink(missing_ok=True)  # the run is complete
+    return path
+
+
+def read_record(folder: str | os.PathLike) -> dict[str, Any]:
+    """The ``metrics.json`` of a run folder, refused (:class:`StaleOutputError`) when a later run
+    started there and did not complete, since the record would then belong to an earlier run."""
+    check_complete(folder)
+    return read_json(Path(folder) / RECORD_NAME)
 
 
 def read_records(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Read one or more ``metrics.json`` files (or folders holding them, searched recursively)
     into one tidy table: a row per result, parameters as ``param.*`` columns, per-label lists
-    dropped (read them from the record itself)."""
+    dropped (read them from the record itself). A folder holding an incomplete run raises
+    :class:`StaleOutputError` (see :func:`check_complete`)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files: list[Path] = []
@@ -293,6 +357,7 @@ def read_records(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.D
         files.extend(sorted(p.rglob(RECORD_NAME)) if p.is_dir() else [p])
     rows = []
     for f in files:
+        check_complete(f.parent)
         rec = read_json(f)
         base = {"notebook": rec.get("notebook"), "record": str(f)}
         base.update({f"param.{k}": v for k, v in rec.get("params", {}).items()})

@@ -11,10 +11,10 @@ from helpers import book, kernels
 from helpers.results import read_json
 
 
-def _notebook(path, code: str) -> None:
-    """A two-cell notebook: a tagged parameters cell (``output_dir``) and ``code``."""
+def _notebook(path, code: str, parameters: str = "") -> None:
+    """A two-cell notebook: a tagged parameters cell (``output_dir``, and ``parameters``) and ``code``."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('output_dir: str = "out"  # where metrics.json goes')
+    params = nbformat.v4.new_code_cell('output_dir: str = "out"  # where metrics.json goes\n' + parameters)
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -88,3 +88,97 @@ def test_book_json_orders_long_notebooks_first(tmp_path):
     assert book._previous_times(tmp_path) == {"a": 3.0, "b": 9.0}
     (tmp_path / book.TIMES_NAME).write_text("not json")
     assert book._previous_times(tmp_path) == {}
+
+
+RUN_THAT_CAN_FAIL = """from helpers import claims, results, plots
+import matplotlib.pyplot as plt
+ledger = claims.Ledger(output_dir, notebook="nb", echo=False)
+fig = plt.figure()
+plots.save_figure(fig, output_dir, "fig_" + str(fail))
+ledger.claim("first", "the first claim", holds=True)
+if fail:
+    raise RuntimeError("stopped midway on purpose")
+results.write_record(output_dir, "nb", {"fail": fail}, [], claims=ledger.records)
+"""
+
+
+def test_a_run_that_fails_midway_marks_its_folder_and_readers_refuse_the_earlier_record(tmp_path):
+    from helpers import claims, results
+
+    nb = tmp_path / "01_stale.ipynb"
+    _notebook(nb, RUN_THAT_CAN_FAIL, parameters="fail: bool = False")
+    out_root = tmp_path / "outputs"
+    folder = out_root / "01_stale"
+    assert book.run_book([nb], workers=1, out_root=out_root, progress=False)[0]["status"] == "ok"
+    assert not (folder / results.INCOMPLETE_NAME).exists()  # a complete run leaves no marker
+    assert results.read_record(folder)["params"] == {"fail": False}
+    assert len(results.read_records(out_root)) == 0 and len(claims.read_claims(folder)) == 1
+
+    # the same notebook again, stopping midway: the earlier metrics.json is still on disk
+    row = book._run_one(nb, folder / nb.name, False, {"output_dir": str(folder), "fail": True}, None)
+    assert row["status"] == "failed" and row["error"] == "RuntimeError: stopped midway on purpose"
+    marker = results.read_json(folder / results.INCOMPLETE_NAME)
+    assert marker["notebook"] == "nb" and "files older than 'started' are from an earlier run" in marker["note"]
+    assert (folder / results.RECORD_NAME).exists() and (folder / "fig_False.png").exists()  # the earlier run's
+    for read in (results.read_record, results.read_records):
+        with pytest.raises(results.StaleOutputError) as exc:
+            read(folder)
+        msg = str(exc.value)
+        assert "\n" not in msg and "01_stale holds a run of nb that started" in msg, msg
+        assert f"did not complete (it failed or was interrupted before writing its record): its " \
+               f"{results.RECORD_NAME} and figures, if any, are from an earlier run. Rerun the notebook" in msg
+    assert [c["id"] for c in claims.read_claims(folder)] == ["first"]  # this run's claims, the failed run's own
+    assert book._training(folder, 0.0) is None  # the book's table does not take the earlier run's training time
+    (folder / claims.CLAIMS_NAME).unlink()
+    with pytest.raises(results.StaleOutputError):
+        claims.read_claims(folder)  # would fall back on the earlier run's metrics.json
+
+    assert book.run_book([nb], workers=1, out_root=out_root, progress=False)[0]["status"] == "ok"
+    assert not (folder / results.INCOMPLETE_NAME).exists() and results.read_record(folder)["params"]["fail"] is False
+
+
+def test_only_matching_nothing_exits_2_like_an_empty_glob(capsys):
+    assert book.main(["--only", "zzz", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: no notebooks match 'notebooks/[0-9][0-9]_*.ipynb' and --only 'zzz'"]
+
+
+CTRL_C = """import os, signal, threading
+# what a Ctrl-C in the terminal does: SIGINT to every process of the book's process group (the test
+# starts the book in a session of its own; never signal group 1 or this kernel's own group)
+group = os.getpgid(os.getppid())
+assert os.getppid() > 1 and group > 1 and group != os.getpgid(0), (os.getppid(), group)
+os.killpg(group, signal.SIGINT)
+threading.Event().wait(300)  # never reached normally: the book stops this run on the interrupt
+"""
+
+
+def test_ctrl_c_during_the_book_prints_one_line_and_marks_nothing_complete(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers.results import repo_root
+
+    nb = tmp_path / "01_interrupted.ipynb"
+    _notebook(nb, "from helpers import claims\nclaims.Ledger(output_dir, echo=False)\n" + CTRL_C)
+    # its own session, so that the SIGINT the notebook sends reaches the book's processes, not pytest
+    proc = subprocess.run([sys.executable, "-m", "helpers.book", str(nb), "--out", str(tmp_path / "out"),
+                           "--no-progress", "--workers", "1"], cwd=repo_root(), capture_output=True, text=True,
+                          start_new_session=True, timeout=600, env={**__import__("os").environ,
+                                                                    "PYTHONPATH": str(repo_root())})
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "interrupted: the notebooks still running were stopped (a stopped run's output folder keeps its "
+        "INCOMPLETE_RUN.json marker)"], proc.stderr
+    assert (tmp_path / "out" / "01_interrupted" / "INCOMPLETE_RUN.json").is_file()
+
+
+def test_pool_workers_ignore_sigint_so_only_the_main_process_reports_it():
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        book._ignore_sigint()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,8 +1,10 @@
 """A table of malformed inputs, generated here (nothing committed), each with the error class and
-message it must get: sweep specs (helpers.sweep.load_spec / check_output) and data files and
-parameters (helpers.data.load_data). It holds the cases issue 11 found handled poorly or silently,
+message it must get: sweep specs (helpers.sweep.load_spec / check_output), data files and
+parameters (helpers.data.load_data), claims (helpers.claims.Ledger) and the evidence command
+(python -m helpers.evidence). It holds the cases issues 11 and 19 found handled poorly or silently,
 and the cases that already worked, so that none regresses. Every message is one line, names the
-problem, and never suggests unpickling."""
+problem, and never suggests unpickling. (The book command's cases, an interrupt and a run that
+fails midway, are in tests/test_book.py; the diagnose APIs' in tests/test_fuzz_diagnose.py.)"""
 
 from __future__ import annotations
 
@@ -181,6 +183,16 @@ DATA: list[tuple[str, Callable, str]] = [
     ("val_fraction='0.2'", _scenes(val_fraction="0.2"), r"val_fraction='0.2' is str: give a number between 0 and 1"),
     ("n_train='100'", _scenes(n_train="100"), r"n_train='100' is str: give a whole number >= 1"),
     ("val_fraction='0.2' for a file", lambda tmp: (_npz()(tmp)[0], {"val_fraction": "0.2"}), r"val_fraction='0.2'"),
+    # issue 19, sections 2 and 3
+    ("csv split_column that is not a column", _csv(_table(), split_column="nope"),
+     r"t\.csv: split_column='nope' is not a column of the file; columns are \['a', 'b', 'label_x', 'label_y'\]"),
+    ("csv label_columns one name as a string", _csv(_table(), label_columns="label_x"),
+     r"the prefix 'label_x' matches only \['label_x'\]; a multi-label data set needs at least two label columns"),
+    ("csv label_columns a number", _csv(_table(), label_columns=3), r"label_columns=3: give a prefix"),
+    ("data=None", lambda tmp: (None, {}), r"data=None is NoneType: give 'scenes' or the path of a \.npz or \.csv"),
+    ("data=3", lambda tmp: (3, {}), r"data=3 is int: give 'scenes' or the path"),
+    ("tail='high'", _scenes(tail="high"), r"tail='high' is str: give a number >= 0, the long-tail exponent"),
+    ("n_train=1.5", _scenes(n_train=1.5), r"n_train=1\.5 is float: give a whole number >= 1"),
     # already handled
     ("empty .npz", _raw("e.npz", b""), r"is empty \(0 bytes\)"),
     (".npy named .npz", _npy_as_npz, r"holds a single array, not an \.npz archive"),
@@ -218,3 +230,257 @@ def test_malformed_data(tmp_path, what, build, pattern):
     assert type(exc.value) is data.DataError and "\n" not in msg, msg
     assert re.search(pattern, msg), msg
     assert "allow_pickle=True" not in msg and "Traceback" not in msg, msg
+
+
+def test_scene_sizes_beyond_memory_are_refused_before_allocating(monkeypatch):
+    from helpers.data import core
+
+    monkeypatch.setattr(core, "_memory_bytes", lambda: 16 * 2**30)  # a 16 GiB machine, whatever this one has
+    monkeypatch.setattr(data.scenes, "_make_split", lambda *a: pytest.fail("allocated before checking the size"))
+    with pytest.raises(data.DataError) as exc:
+        data.load_data("scenes", n_train=10**7)
+    msg = str(exc.value)
+    assert type(exc.value) is data.DataError and "\n" not in msg
+    assert msg.startswith("n_train=10,000,000: the scenes would need about 19.1 GiB of memory, more than half of "
+                          "this machine's 16.0 GiB; use fewer scenes"), msg
+
+
+def test_label_without_test_positives_is_named_with_what_it_does_to_macro_f1(tmp_path):
+    from sklearn.metrics import f1_score
+
+    arrays = _arrays(labels=3)
+    arrays["Y_test"] = arrays["Y_test"].copy()
+    arrays["Y_test"][:, 2] = 0  # label_2 never occurs in test
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.warns(data.DataWarning) as caught:
+        d = data.load_data(tmp_path / "d.npz")
+    msg = str(caught[0].message)
+    assert "\n" not in msg and msg.startswith("d: 1 of 3 label(s) have no positive example in the test split "
+                                              "('label_2'): their F1 on test is 0 whatever the model predicts"), msg
+    perfect = f1_score(d.Y_test, d.Y_test, average="macro", zero_division=0)
+    assert perfect == pytest.approx(2 / 3) and "a perfect predictor's macro-F1 would be 0.667" in msg
+    assert "Drop those label columns, or re-split the file" in msg
+    assert d.info["labels_without_test_positives"] == ["label_2"]
+
+
+def test_label_with_positives_everywhere_gives_no_warning(tmp_path):
+    import warnings
+
+    np.savez(tmp_path / "d.npz", **_arrays(labels=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", data.DataWarning)
+        assert data.load_data(tmp_path / "d.npz").info["labels_without_test_positives"] == []
+
+
+def test_csv_split_column_given_by_name_is_used_and_default_split_column_still_found(tmp_path):
+    df = _table().assign(part=["train"] * 40 + ["val"] * 8 + ["test"] * 12)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    d = data.load_data(tmp_path / "t.csv", split_column="part")
+    assert (len(d.X_train), len(d.X_val), len(d.X_test)) == (40, 8, 12) and d.feature_names == ["a", "b"]
+    df.rename(columns={"part": "split"}).to_csv(tmp_path / "t.csv", index=False)
+    assert len(data.load_data(tmp_path / "t.csv").X_test) == 12
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims (helpers.claims.Ledger): (name, call(ledger or tmp_path), error class, message pattern)
+
+def _claim(**kwargs) -> Callable[[Path], None]:
+    def call(tmp: Path) -> None:
+        from helpers import claims
+
+        claims.Ledger(tmp / "out", echo=False).claim("c", "a claim", **{"holds": True, **kwargs})
+    return call
+
+
+def _ledger_in_file(tmp: Path) -> None:
+    from helpers import claims
+
+    (tmp / "f").write_text("a file")
+    claims.Ledger(tmp / "f" / "sub", echo=False)
+
+
+LEDGER: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
+    ("applies='no'", _claim(applies="no", why_not="x"), TypeError,
+     r"claim 'c': applies must be a bool \(True or False, e\.g\. a comparison\), got str 'no'"),
+    ("applies=1", _claim(applies=1), TypeError, r"claim 'c': applies must be a bool .*got int 1"),
+    ("holds='yes'", _claim(holds="yes"), TypeError, r"claim 'c': holds must be a bool .*got str 'yes'"),
+    ("holds=0", _claim(holds=0), TypeError, r"claim 'c': holds must be a bool .*got int 0"),
+    ("holds=lambda: None", _claim(holds=lambda: None), TypeError, r"holds must be a bool .*got NoneType None"),
+    ("evidence as a list", _claim(evidence=[0.8, 0.7]), TypeError,
+     r"claim 'c': evidence must map names to the numbers the claim was judged on, e\.g\. evidence=\{'f1': 0\.8\}; "
+     r"got a list"),
+    ("out_dir under a file", _ledger_in_file, ValueError, r"Ledger out_dir=.*/f/sub: .*/f is a file, not a folder"),
+    ("out_dir a number", lambda tmp: __import__("helpers.claims").claims.Ledger(3), TypeError,
+     r"Ledger out_dir=3 is int: give a folder path"),
+]
+
+
+@pytest.mark.parametrize(("what", "call", "error", "pattern"), LEDGER, ids=[c[0] for c in LEDGER])
+def test_malformed_claims(tmp_path, what, call, error, pattern):
+    import re
+
+    with pytest.raises(error) as exc:
+        call(tmp_path)
+    msg = str(exc.value)
+    assert type(exc.value) is error and "\n" not in msg, msg
+    assert re.search(pattern, msg), msg
+
+
+def test_claim_booleans_of_numpy_and_torch_are_accepted(tmp_path):
+    import torch
+
+    from helpers import claims
+
+    led = claims.Ledger(None, echo=False)
+    led.claim("numpy_bool", "t", holds=np.float64(0.9) > 0.5, applies=np.bool_(True))
+    led.claim("torch_bool", "t", holds=torch.tensor(1.0) > 0.5)
+    led.claim("not_applicable", "t", holds="never evaluated", applies=False, why_not="a reason")
+    assert [r["status"] for r in led.records] == ["held", "held", "not applicable"]
+
+
+# ---------------------------------------------------------------------------------------------
+# python -m helpers.evidence: a sweep folder built here (two runs), then the command on it
+
+def _sweep_folder(tmp: Path, *, ok: bool = True, name: str = "demo", notebook: str = "notebooks/x.ipynb") -> Path:
+    import json
+
+    src = tmp / f"sweep_{name}"
+    spec = tmp / f"{name}.yaml"
+    spec.write_text(f"notebook: {notebook}\n")
+    runs = []
+    for seed in (0, 1):
+        rid = f"seed-{seed}"
+        (src / rid).mkdir(parents=True)
+        status = {"run_id": rid, "status": "ok" if ok else "failed", "params": {"seed": seed}, "grid": {"seed": seed},
+                  "error": None if ok else {"type": "ValueError", "message": "bad data"}, "seconds": 1.0,
+                  "started": "2026-01-01T00:00:00", "finished": "2026-01-01T00:00:01", "host": "h"}
+        (src / rid / "status.json").write_text(json.dumps(status))
+        if ok:
+            (src / rid / "metrics.json").write_text(json.dumps({"notebook": "x", "params": {"seed": seed}, "env": {},
+                                                                "results": [{"setup": "a", "f1": 0.5}]}))
+        (src / rid / "claims.json").write_text(json.dumps({"notebook": "x", "claims": [
+            {"id": "c", "notebook": "x", "text": "t", "status": "held", "evidence": {}, "why_not": ""}]}))
+        runs.append({"run_id": rid, "params": {"seed": seed}})
+    (src / "sweep.json").write_text(json.dumps({"sweep": name, "spec": str(spec), "notebook": notebook, "runs": runs}))
+    return src
+
+
+def _files(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else {}
+
+
+def _evidence_cli(argv: list[str]) -> tuple[int, str]:
+    import contextlib
+
+    from helpers import evidence
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = evidence.main(argv)
+    return code, err.getvalue()
+
+
+def _all_failed(tmp):
+    return [str(_sweep_folder(tmp, ok=False)), str(tmp / "dest")]
+
+
+def _into_a_file(tmp):
+    (tmp / "dest").write_text("a file")
+    return [str(_sweep_folder(tmp)), str(tmp / "dest")]
+
+
+def _another_sweeps_evidence(tmp):
+    from helpers import evidence
+
+    evidence.export_sweep(_sweep_folder(tmp, name="other", notebook="notebooks/y.ipynb"), tmp / "dest")
+    return [str(_sweep_folder(tmp)), str(tmp / "dest")]
+
+
+def _spec_moved(tmp):
+    src = _sweep_folder(tmp)
+    (tmp / "demo.yaml").unlink()
+    return [str(src), str(tmp / "dest")]
+
+
+def _unrelated_files(tmp):
+    (tmp / "dest").mkdir()
+    (tmp / "dest" / "notes.txt").write_text("mine")
+    return [str(_sweep_folder(tmp)), str(tmp / "dest")]
+
+
+EVIDENCE_CLI: list[tuple[str, Callable[[Path], list[str]], str]] = [
+    ("every run failed", _all_failed, r"all 2 runs of .*sweep_demo failed \(first: ValueError: bad data\); there is "
+                                      r"nothing to export as evidence"),
+    ("dest is a file", _into_a_file, r"cannot write the evidence to .*dest: .*dest is a file, not a folder"),
+    ("another sweep's evidence", _another_sweeps_evidence,
+     r"dest holds the evidence of another sweep \('other' of notebooks/y\.ipynb\); exporting 'demo' of "
+     r"notebooks/x\.ipynb there would overwrite it\. Give another destination, or pass --force to replace it"),
+    ("spec moved", _spec_moved, r"the spec that made .*sweep_demo, .*demo\.yaml, is no longer there"),
+    ("unrelated files in dest", _unrelated_files, r"dest already holds files and no sweep's sweep\.json"),
+]
+
+
+@pytest.mark.parametrize(("what", "setup", "pattern"), EVIDENCE_CLI, ids=[c[0] for c in EVIDENCE_CLI])
+def test_evidence_command_refuses_in_one_line_and_writes_nothing(tmp_path, what, setup, pattern):
+    import re
+
+    argv = setup(tmp_path)
+    dest = tmp_path / "dest"
+    before = _files(dest)
+    code, err = _evidence_cli(argv)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert re.search(pattern, lines[0]), lines[0]
+    assert _files(dest) == before  # nothing written, nothing overwritten
+    assert not list(tmp_path.glob(".dest.export-*"))  # no staging folder left
+
+
+def test_evidence_command_exports_reexports_and_replaces_with_force(tmp_path):
+    from helpers import evidence
+
+    src = _sweep_folder(tmp_path)
+    dest = tmp_path / "dest"
+    assert _evidence_cli([str(src), str(dest)]) == (0, "")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(evidence.FILES)
+    assert _evidence_cli([str(src), str(dest)]) == (0, "")  # the same sweep again: refreshed
+    other = _sweep_folder(tmp_path, name="other", notebook="notebooks/y.ipynb")
+    assert _evidence_cli([str(other), str(dest)])[0] == 2
+    assert _evidence_cli([str(other), str(dest), "--force"]) == (0, "")
+    assert '"sweep": "other"' in (dest / "sweep.json").read_text()
+
+
+def test_evidence_export_failing_midway_leaves_the_destination_as_it_was(tmp_path, monkeypatch):
+    from helpers import claims, evidence
+
+    src = _sweep_folder(tmp_path)
+    dest = tmp_path / "dest"
+    evidence.export_sweep(src, dest)
+    before = _files(dest)
+
+    def broken(_):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(claims, "sweep_table", broken)  # after results.csv, sweep.json and spec.yaml are made
+    assert _evidence_cli([str(src), str(dest)]) == (2, "error: disk full (simulated)\n")
+    assert _files(dest) == before and not list(tmp_path.glob(".dest.export-*"))
+
+
+@pytest.mark.parametrize(("what", "value", "pattern"), [
+    ("a file", "FILE", r"output_dir='.*/f': .*/f is a file, not a folder; give another folder path"),
+    ("under a file", "FILE/sub", r"output_dir='.*/f/sub': .*/f is a file, not a folder"),
+    ("None", None, r"output_dir=None is NoneType: give a folder path such as 'outputs/my_run'"),
+    ("empty", "", r"output_dir='' is str: give a folder path"),
+])
+def test_output_dir_that_cannot_be_a_folder_is_refused_in_one_line(tmp_path, what, value, pattern):
+    import re
+
+    from helpers import results
+
+    (tmp_path / "f").write_text("a file")
+    if isinstance(value, str) and value.startswith("FILE"):
+        value = str(tmp_path / "f") + value[4:]
+    with pytest.raises(ValueError) as exc:
+        results.output_dir(value)
+    msg = str(exc.value)
+    assert type(exc.value) is ValueError and "\n" not in msg and re.search(pattern, msg), msg

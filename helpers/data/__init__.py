@@ -35,6 +35,7 @@ from helpers.data.core import (
     RARE_TAIL,
     SPLITS,
     DataError,
+    DataWarning,
     MultiLabelData,
     check_seed,
 )
@@ -46,6 +47,7 @@ from helpers.data.stats import cooccurrence, label_stats, split_table, stats_tab
 __all__ = [
     "DIGIT_SIZE",
     "DataError",
+    "DataWarning",
     "MultiLabelData",
     "N_DIGIT_CLASSES",
     "POOL_FRACTIONS",

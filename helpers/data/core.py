@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,10 @@ RARE_TAIL = 3.3
 
 class DataError(ValueError):
     """A problem with the data itself (or with the parameters asking for it), explained for a reader."""
+
+
+class DataWarning(UserWarning):
+    """Data that loads but skews a metric (e.g. a label without positives in the test split), explained."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,3 +115,38 @@ def _check_fraction(value: Any, what: str) -> float:
     if not 0 < value < 1:
         raise DataError(f"{what}={value!r}: must be between 0 and 1")
     return float(value)
+
+
+def _check_real(value: Any, what: str, hint: str = "") -> float:
+    """A real-number parameter (``tail``...) must be an int or float, not text or a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DataError(f"{what}={value!r} is {type(value).__name__}: give a number{hint}")
+    return float(value)
+
+
+# Scenes are float32 images of grid * 8 x 8 pixels: refuse, before allocating, sizes that need more
+# than this share of the machine's memory (they would end in a MemoryError after many seconds).
+MEMORY_SHARE = 0.5
+
+
+def _memory_bytes() -> int | None:
+    """The machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_scene_memory(sizes: dict[str, int], grid: Any) -> None:
+    """Refuse scene counts whose images cannot fit in memory, naming the parameter and the size."""
+    try:
+        gh, gw = (int(g) for g in grid)
+    except (TypeError, ValueError):
+        return  # make_scenes refuses the grid itself, by name
+    per_scene = gh * gw * 64 * 4 * 2  # float32 pixels, and the canvas they are built in
+    total = sum(sizes.values()) * per_scene
+    memory = _memory_bytes()
+    if memory is not None and total > MEMORY_SHARE * memory:
+        name, n = max(sizes.items(), key=lambda kv: kv[1])
+        raise DataError(f"{name}={n:,}: the scenes would need about {total / 2**30:.1f} GiB of memory, more than "
+                        f"half of this machine's {memory / 2**30:.1f} GiB; use fewer scenes (e.g. {name}=2000)")

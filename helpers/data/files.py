@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,17 @@ from helpers.data.checks import (
     check_features,
     check_labels,
 )
-from helpers.data.core import SPLITS, DataError, MultiLabelData, _check_fraction, check_seed
+from helpers.data.core import (
+    SPLITS,
+    DataError,
+    DataWarning,
+    MultiLabelData,
+    _check_count,
+    _check_fraction,
+    _check_real,
+    _check_scene_memory,
+    check_seed,
+)
 from helpers.data.scenes import make_scenes
 from helpers.data.splits import _carve, _file_split
 from helpers.results import display_path, repo_root
@@ -29,6 +40,28 @@ from helpers.results import display_path, repo_root
 # --------------------------------------------------------------------------------------------------
 # Your own data
 
+
+def _warn_eval_positives(name: str, arrays: dict[str, np.ndarray], label_names: Sequence[str]) -> list[str]:
+    """Warn, naming them, about labels with no positive in the validation or test split: their F1 is 0
+    whatever a model predicts, so a perfect predictor's macro-F1 falls to (L - k) / L, and their AP
+    and tuned threshold are undefined. Returns the names of the labels without test positives."""
+    without_test: list[str] = []
+    for s in ("val", "test"):
+        zero = np.flatnonzero(np.asarray(arrays[f"Y_{s}"]).sum(axis=0) == 0)
+        if not len(zero):
+            continue
+        names = [label_names[j] for j in zero]
+        if s == "test":
+            without_test = names
+        L = len(label_names)
+        effect = (f"their F1 on test is 0 whatever the model predicts (a perfect predictor's macro-F1 would be "
+                  f"{(L - len(zero)) / L:.3f}, not 1) and their AP is undefined" if s == "test" else
+                  "their decision thresholds cannot be tuned on validation and their validation F1 is 0")
+        shown = ", ".join(repr(n) for n in names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        warnings.warn(f"{name}: {len(zero)} of {L} label(s) have no positive example in the {s} split "
+                      f"({shown}): {effect}. Drop those label columns, or re-split the file so that every split "
+                      f"holds positives of every label", DataWarning, stacklevel=4)
+    return without_test
 
 
 def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, feature_names: Any,
@@ -66,6 +99,7 @@ def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, fea
         info["val_carved_from_train"] = {"val_fraction": val_fraction, "seed": seed, "stratified": True}
     _check_train_positives(arrays["Y_train"], label_names, carved)
     _check_train_negatives(arrays["Y_train"], label_names)
+    info["labels_without_test_positives"] = _warn_eval_positives(name, arrays, label_names)
 
     with np.errstate(over="ignore"):  # values beyond float32 become inf here; refused below, by name
         out = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
@@ -189,14 +223,15 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
 
 
 
-def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "label_", split_column: str = "split",
+def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "label_", split_column: str | None = None,
              val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0) -> MultiLabelData:
     """Load a tabular ``.csv``: one row per example, 0/1 label columns, numeric feature columns.
 
     ``label_columns`` is a list of column names or a prefix (default ``"label_"``; the prefix is
     stripped from the label names). Every other column is a feature and must be numeric, except
-    the optional ``split_column`` with values ``train`` / ``val`` / ``test`` (without ``val`` rows,
-    ``val_fraction`` of train becomes val). Without that column, a seeded stratified split
+    the split column with values ``train`` / ``val`` / ``test`` (without ``val`` rows,
+    ``val_fraction`` of train becomes val): ``split_column`` names it, and must then exist; by
+    default a column named ``split`` is used when there is one. Without that column, a seeded stratified split
     (:func:`stratified_split`) puts ``test_fraction`` and ``val_fraction`` of the rows in test and val. Features are standardized
     with the training split's statistics.
     """
@@ -218,19 +253,33 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
     columns = [str(c) for c in df.columns]
     df.columns = columns
 
+    if split_column is not None and (not isinstance(split_column, str) or split_column not in columns):
+        raise DataError(f"{shown}: split_column={split_column!r} is not a column of the file; columns are {columns}. "
+                        f"Name the column holding train / val / test, or leave split_column unset for a seeded "
+                        f"stratified split")
     if isinstance(label_columns, str):
         labels = [c for c in columns if c.startswith(label_columns)]
         if not labels:
             raise DataError(f"{shown}: no column starts with the label prefix {label_columns!r}; columns are "
                             f"{columns}. Pass label_columns=[...] or a different prefix")
         label_names = [c[len(label_columns):] or c for c in labels]
+    elif not isinstance(label_columns, Sequence | np.ndarray | pd.Index):
+        raise DataError(f"label_columns={label_columns!r}: give a prefix of the label columns' names (e.g. "
+                        f"'label_') or a list of column names")
     else:
         labels = [str(c) for c in label_columns]
         absent = [c for c in labels if c not in columns]
         if absent:
             raise DataError(f"{shown}: label column(s) {absent} not found; columns are {columns}")
         label_names = labels
-    has_split = split_column is not None and split_column in columns
+    if len(labels) < 2:
+        how = (f"the prefix {label_columns!r} matches only {labels}" if isinstance(label_columns, str)
+               else f"label_columns={label_columns!r} names one column")
+        raise DataError(f"{shown}: {how}; a multi-label data set needs at least two label columns. "
+                        f"label_columns is a prefix (e.g. 'label_') or a list of at least two column names")
+    if split_column is None and "split" in columns:
+        split_column = "split"
+    has_split = split_column is not None
     features = [c for c in columns if c not in labels and not (has_split and c == split_column)]
     if not features:
         raise DataError(f"{shown}: no feature columns left after the label columns {labels}")
@@ -285,11 +334,20 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     """
     if isinstance(data, MultiLabelData):
         return data
+    if not isinstance(data, str | os.PathLike) or not str(data).strip():
+        what = "empty" if isinstance(data, str) else type(data).__name__
+        raise DataError(f"data={data!r} is {what}: give 'scenes' or the path of a .npz or .csv file")
     seed = check_seed(seed)
     for what in ("val_fraction", "test_fraction"):  # checked for scenes too, which ignore them
         if what in kwargs:
             kwargs[what] = _check_fraction(kwargs[what], what)
     if str(data) == "scenes":
+        if "tail" in kwargs:
+            kwargs["tail"] = _check_real(kwargs["tail"], "tail", " >= 0, the long-tail exponent (0 = balanced), e.g. tail=3.3")
+        sizes = {k: _check_count(kwargs[k], k, "scene") for k in ("n_train", "n_val", "n_test") if k in kwargs}
+        defaults = inspect.signature(make_scenes).parameters
+        _check_scene_memory({k: sizes.get(k, defaults[k].default) for k in ("n_train", "n_val", "n_test")},
+                            kwargs.get("grid", defaults["grid"].default))
         return make_scenes(seed=seed, **{k: v for k, v in kwargs.items() if k not in _FILE_KWARGS})
     given = Path(data).expanduser()
     tried = [given.resolve()] if given.is_absolute() else [Path.cwd() / given, repo_root() / given]

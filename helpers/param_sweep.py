@@ -1,0 +1,374 @@
+"""``make test-params``: run every numbered notebook with non-default values of each parameter.
+
+Every value a reader may pass should either run to the end (claims held or not applicable) or stop
+at once with a one-line error naming the parameter. This module finds out, notebook by notebook:
+
+* the parameters and their defaults come from papermill's ``inspect_notebook`` (the tagged
+  ``parameters`` cell), so a new notebook or parameter is covered without editing a list here;
+* the values tried (:func:`cases`) follow from each parameter's type and default (smallest sensible
+  size, the other boolean, each subset of a list, the default of another parameter of the same
+  type, a wrong type), plus a small table of extra values per parameter name (:data:`EXTRA`: the
+  values issue 19 found, each enumerated choice, ``data`` = every ``.npz`` of the shared data
+  folder and a generated ``.csv``);
+* each case runs with papermill's API in a process pool, into a temporary folder (never into the
+  book's ``outputs/``), and is classified (:func:`classify`): ``ok`` (with its claims' counts),
+  ``refused`` (a one-line error naming the parameter: good), ``FAILED claim``, or ``crash`` (the
+  exception's last line).
+
+``python -m helpers.param_sweep [NOTEBOOK ...] [--params a,b] [--workers N] [--table DIR]`` prints
+the table (notebook, parameter, value, expected, outcome, detail) and exits 1 when a case is not
+good: a valid value that failed a claim or crashed, or a wrong value that ran or crashed. It is slow
+(a full notebook run per case), so it is not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import itertools
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import results
+
+VALID, BAD = "valid", "bad"
+EXISTING_FILE = "<an existing file>"  # output_dir naming a file (made in the run's temporary folder)
+CSV_DATA = "<a generated .csv>"  # data: a small tabular multi-label file written for the run
+
+# Extra values per parameter name, on top of those derived from its type and default (issue 19's
+# examples, the enumerated choices, the values that crashed or failed a claim before).
+EXTRA: dict[str, list[tuple[Any, str]]] = {
+    "seed": [(1, VALID), (-1, BAD), ("0", BAD)],
+    "epochs": [(1, VALID), (2, VALID), (1.5, BAD), (0, BAD)],
+    "cardinality_epochs": [(1, VALID)],
+    "few_epochs": [(1, VALID)],
+    # 10**7 scenes: refused up front where they do not fit in memory, run (slowly) where they do
+    "n_train": [(300, VALID), (600, VALID), (10**7, VALID)],
+    "tail": [(3.3, VALID), (1.0, VALID), ("high", BAD), (-1.0, BAD)],
+    "imbalanced_tail": [(1.0, VALID), (0.0, VALID)],
+    "device": [("cpu", VALID), ("gpu", BAD), (None, BAD)],
+    "batch_size": [(1, VALID), (0, BAD)],
+    "data": [(CSV_DATA, VALID), (None, BAD), ("missing.npz", BAD)],
+    "output_dir": [(EXISTING_FILE, BAD)],
+    "val_fraction": [(0.5, VALID), (1.0, BAD)],
+    "folds": [(2, VALID), (1, BAD)],
+    "lr_factor": [(1.0, VALID)],
+}
+# Parameters whose defaults other parameters may take ("equal to another parameter's default") only
+# when that is not larger: a larger int could be n_train's 2000 as a number of epochs.
+_WRONG_TYPE = {"int": ("x", 1.5), "float": ("x",), "bool": ("yes",), "str": (3,), "list": ("x",)}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run: ``notebook`` with ``parameter`` set to ``value`` (``expected``: valid or bad)."""
+
+    notebook: Path
+    parameter: str
+    value: Any
+    expected: str
+
+    @property
+    def shown(self) -> str:
+        text = self.value if self.value in (EXISTING_FILE, CSV_DATA) else repr(self.value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+
+def book_notebooks(patterns: Sequence[str] = ()) -> list[Path]:
+    """The numbered notebooks (``notebooks/[0-9][0-9]_*.ipynb``), or those the patterns name."""
+    from helpers import book
+
+    return book.select_notebooks(list(patterns)) if patterns else book.book_notebooks()
+
+
+def data_files(folder: Path | None = None) -> list[Path]:
+    """Every ``.npz`` of the shared multi-label data folder (``../shared/data/multilabel`` beside the
+    repository, or one level further up from a worktree), sorted; none when there is no such folder."""
+    if folder is None:
+        root = results.repo_root()
+        found = [p / "shared" / "data" / "multilabel" for p in (root.parent, root.parent.parent)]
+        folder = next((f for f in found if f.is_dir()), None)
+    return sorted(folder.glob("*.npz")) if folder is not None and folder.is_dir() else []
+
+
+def parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """``{name: {"type": ..., "default": value}}`` from papermill's ``inspect_notebook``."""
+    import papermill as pm
+
+    out = {}
+    for name, p in pm.inspect_notebook(str(notebook)).items():
+        try:
+            default = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            default = p["default"]
+        out[name] = {"type": p.get("inferred_type_name") or type(default).__name__, "default": default}
+    return out
+
+
+def _subsets(items: list[Any]) -> list[list[Any]]:
+    """Each non-empty proper subset of a list (singletons and leave-one-out beyond four items)."""
+    n = len(items)
+    if n <= 1:
+        return []
+    if n > 4:
+        return [[x] for x in items] + [items[:i] + items[i + 1:] for i in range(n)]
+    return [list(c) for k in range(1, n) for c in itertools.combinations(items, k)]
+
+
+def values_for(name: str, kind: str, default: Any, others: dict[str, dict[str, Any]],
+               data: Iterable[Path] = ()) -> list[tuple[Any, str]]:
+    """The values tried for one parameter: derived from its type and default, the defaults of other
+    parameters of its type, and :data:`EXTRA`; each once, the default itself left out."""
+    found: list[tuple[Any, str]] = []
+    if name == "output_dir":  # the runner sets it; only the wrong kind of value is tried
+        return list(EXTRA["output_dir"])
+    if kind == "int" and isinstance(default, int) and default > 1:
+        found.append((1, VALID))  # the smallest size
+    elif kind == "float" and isinstance(default, float) and default != 0:
+        found.append((0.0, VALID))
+    elif kind == "bool" and isinstance(default, bool):
+        found.append((not default, VALID))
+    elif kind == "list" and isinstance(default, list):
+        found += [(s, VALID) for s in _subsets(default)] + [([], BAD)]
+    for other, p in others.items():  # the default of another parameter of the same type
+        v = p["default"]
+        if other == name or p["type"] != kind or kind not in ("int", "float") or isinstance(v, bool):
+            continue
+        if kind == "float" or (isinstance(default, int) and isinstance(v, int) and 1 <= v <= default):
+            found.append((v, VALID))
+    found += EXTRA.get(name, [])
+    if name == "data":  # relative to the repository root, as the notebooks read it
+        found += [(os.path.relpath(f, results.repo_root()), VALID) for f in data]
+    found += [(v, BAD) for v in _WRONG_TYPE.get(kind, ())]
+    seen: set[str] = {repr(default)}
+    unique = []
+    for value, expected in found:
+        key = repr(value)
+        if key not in seen:
+            seen.add(key)
+            unique.append((value, expected))
+    return unique
+
+
+def cases(notebooks: Iterable[Path], only: Sequence[str] = (), data: Iterable[Path] | None = None) -> list[Case]:
+    """Every (notebook, parameter, value) to run; ``only`` limits the parameters by name."""
+    data = data_files() if data is None else list(data)
+    out = []
+    for nb in notebooks:
+        params = parameters(nb)
+        for name, p in params.items():
+            if only and name not in only:
+                continue
+            for value, expected in values_for(name, p["type"], p["default"], params, data):
+                out.append(Case(Path(nb), name, value, expected))
+    return out
+
+
+def write_demo_csv(path: Path, n: int = 400, seed: int = 0) -> Path:
+    """A small tabular multi-label ``.csv`` (8 features, 4 labels that depend on them)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    W = rng.normal(size=(8, 4))
+    Y = (X @ W + rng.normal(scale=0.5, size=(n, 4)) > 0.8).astype(int)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    for j in range(4):
+        frame[f"label_{j}"] = Y[:, j]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def names(parameter: str, message: str) -> bool:
+    """Whether ``message`` names ``parameter`` as a word (``epochs=``, `` `epochs` ``), not as part of
+    a longer name or of a path (a run folder called ``..._output_dir`` does not count)."""
+    return re.search(rf"(?<![\w/.-]){re.escape(parameter)}(?![\w/-]|\.\w)", message) is not None
+
+
+def classify(case: Case, error: dict[str, str] | None, claims: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The outcome of one run: ``ok`` (claims' counts), ``refused`` (one line naming the parameter),
+    ``FAILED claim`` or ``crash``; ``good`` says whether that is what a reader should get."""
+    if error is None:
+        held = sum(c.get("status") == "held" for c in claims)
+        na = sum(c.get("status") == "not applicable" for c in claims)
+        detail = f"{held} held, {na} n.a."
+        if case.expected == BAD:
+            detail += "; a wrong value was accepted"
+        return {"outcome": "ok", "detail": detail, "good": case.expected == VALID}
+    ename, evalue = error.get("ename", ""), str(error.get("evalue", ""))
+    if ename == "ClaimFailed":
+        return {"outcome": "FAILED claim", "detail": evalue.splitlines()[0][:200] if evalue else "", "good": False}
+    if evalue and "\n" not in evalue.strip() and names(case.parameter, evalue):
+        return {"outcome": "refused", "detail": f"{ename}: {evalue}", "good": True}
+    last = evalue.strip().splitlines()[-1] if evalue.strip() else ""
+    return {"outcome": "crash", "detail": f"{ename}: {last}"[:300], "good": False}
+
+
+def _run_case(case: Case, folder: Path, threads: int | None) -> dict[str, Any]:
+    """Pool task: run one case into ``folder`` and classify it (never raises)."""
+    import papermill as pm
+
+    from helpers import claims as claims_mod
+    from helpers import kernels
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out_dir = folder / "out"
+    value = case.value
+    if value == EXISTING_FILE:
+        value = str(folder / "a_file")
+        Path(value).write_text("not a folder")
+    elif value == CSV_DATA:
+        value = str(write_demo_csv(folder / "demo.csv"))
+    params = {case.parameter: value}
+    if case.parameter != "output_dir":
+        params["output_dir"] = str(out_dir)
+    t0 = time.perf_counter()
+    error = None
+    try:
+        pm.execute_notebook(str(case.notebook), str(folder / case.notebook.name), parameters=params,
+                            kernel_name="python3", cwd=str(case.notebook.parent), progress_bar=False,
+                            log_output=False,
+                            kernel_manager_class=kernels.kernel_manager_class(kernels.thread_env(threads)))
+    except pm.PapermillExecutionError as e:
+        error = {"ename": e.ename, "evalue": e.evalue}
+    except Exception as e:  # a kernel that died, a notebook that cannot be read
+        error = {"ename": type(e).__name__, "evalue": str(e)}
+    try:
+        claims = claims_mod.read_claims(out_dir) if (out_dir / claims_mod.CLAIMS_NAME).exists() else []
+    except ValueError:
+        claims = []
+    return {"notebook": case.notebook.stem, "parameter": case.parameter, "value": case.shown,
+            "expected": case.expected, **classify(case, error, claims),
+            "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+COLUMNS = ["notebook", "parameter", "value", "expected", "outcome", "detail", "good", "wall_s"]
+
+
+def table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a table in notebook, parameter order (the order the cases were made)."""
+    return pd.DataFrame(list(rows), columns=COLUMNS)
+
+
+def format_table(frame: pd.DataFrame) -> str:
+    """The table as printed: one line per case, and a count of outcomes at the end."""
+    shown = frame.assign(good=frame["good"].map({True: "yes", False: "NO"}))
+    counts = frame["outcome"].value_counts()
+    bad = int((~frame["good"].astype(bool)).sum())
+    summary = (f"{len(frame)} runs: " + ", ".join(f"{n} {o}" for o, n in counts.items())
+               + f"; {bad} not good")
+    left = {}
+    for c in ("notebook", "parameter", "value", "expected", "outcome", "detail"):
+        width = int(shown[c].astype(str).str.len().max()) if len(shown) else 0
+        left[c] = (lambda w: lambda v: f"{v!s:<{w}}")(width)  # text columns read left-aligned
+    with pd.option_context("display.max_colwidth", 400, "display.width", 400):
+        return shown.to_string(index=False, formatters=left, justify="left") + "\n" + summary
+
+
+def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
+              progress: bool = True) -> pd.DataFrame:
+    """Run the cases side by side (``workers`` kernels) under ``out_root``, one folder per case."""
+    import multiprocessing
+
+    from helpers import book, kernels
+
+    root = results.repo_root() / "outputs"
+    if out_root.resolve() == root or root in out_root.resolve().parents:
+        raise ValueError(f"{out_root}: the parameter runs go to a temporary folder, never into the book's outputs/")
+    threads = None if workers == 1 else kernels.threads_per_worker(workers)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    rows: dict[int, dict[str, Any]] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=book._ignore_sigint) as pool:
+        futures = {pool.submit(_run_case, c, out_root / f"case_{i:03d}", threads): i
+                   for i, c in enumerate(todo)}
+        try:
+            for fut in as_completed(futures):
+                i = futures[fut]
+                rows[i] = fut.result()
+                if progress:
+                    r = rows[i]
+                    print(f"{len(rows)}/{len(todo)}  {r['notebook']}  {r['parameter']}={r['value']}: "
+                          f"{r['outcome']} ({r['detail'][:100]})", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            book._stop_workers(pool)
+            raise
+    return table(rows[i] for i in sorted(rows))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.param_sweep", description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="*", help="notebooks (paths or patterns; default: every numbered one)")
+    ap.add_argument("--params", default="", help="only these parameters, comma-separated (e.g. tail,epochs)")
+    ap.add_argument("--max-values", type=int, default=None, help="at most this many values per parameter")
+    ap.add_argument("--workers", type=int, default=1, help="notebooks run side by side (default 1)")
+    ap.add_argument("--out", default=None, help="folder for the runs (default: a new temporary folder)")
+    ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
+    ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
+    ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
+    ap.add_argument("--list", action="store_true", help="list the cases, numbered, and run nothing")
+    a = ap.parse_args(argv)
+    if a.workers < 1:
+        ap.error(f"--workers must be at least 1, got {a.workers}")
+    try:
+        nbs = book_notebooks(a.notebooks)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    only = [p.strip() for p in a.params.split(",") if p.strip()]
+    todo = cases(nbs, only)
+    if a.max_values is not None:
+        per: dict[tuple[Path, str], int] = {}
+        kept = []
+        for c in todo:
+            k = per[(c.notebook, c.parameter)] = per.get((c.notebook, c.parameter), 0) + 1
+            if k <= a.max_values:
+                kept.append(c)
+        todo = kept
+    if a.pick:
+        try:
+            picked = [int(i) for i in a.pick.split(",")]
+            todo = [todo[i] for i in picked]
+        except (ValueError, IndexError):
+            print(f"error: --pick {a.pick!r}: give case numbers from 0 to {len(todo) - 1}, comma-separated",
+                  file=sys.stderr)
+            return 2
+    if not todo:
+        print("error: no cases (check the notebooks and --params)", file=sys.stderr)
+        return 2
+    if a.list:
+        for i, c in enumerate(todo):
+            print(f"{i:4d}  {c.notebook.stem}  {c.parameter}={c.shown}  ({c.expected})")
+        return 0
+    out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="helpers-param-sweep-"))
+    try:
+        frame = run_cases(todo, out, workers=a.workers)
+    except KeyboardInterrupt:
+        print(f"interrupted; the runs so far are in {out}", file=sys.stderr)
+        return 130
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text = format_table(frame)
+    print(text)
+    print(f"runs in {out}", file=sys.stderr)
+    if a.table:
+        dest = Path(a.table)
+        dest.mkdir(parents=True, exist_ok=True)
+        results.write_bytes_atomic(dest / "table.csv", frame.to_csv(index=False).encode("utf-8"))
+        header = (a.label + "\n\n") if a.label else ""
+        results.write_bytes_atomic(dest / "table.txt", (header + text + "\n").encode("utf-8"))
+    return 0 if frame["good"].all() else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

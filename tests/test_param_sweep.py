@@ -1,0 +1,121 @@
+"""make test-params (helpers.param_sweep): the values tried per parameter, the classification of a
+run's outcome, and the printed table, on the tiny fixture notebook (no notebook is run here)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from helpers import param_sweep as ps
+from helpers.results import repo_root
+
+FIXTURE = repo_root() / "tests" / "fixtures" / "sweep_fixture_light.ipynb"
+
+
+def test_parameters_come_from_papermills_inspection_with_literal_defaults():
+    params = ps.parameters(FIXTURE)
+    assert params["seed"] == {"type": "int", "default": 0}
+    assert params["x"] == {"type": "float", "default": 1.0}
+    assert params["fail"] == {"type": "bool", "default": False}
+    assert params["setups"] == {"type": "list", "default": ["setup_a", "setup_b"]}
+
+
+def test_values_follow_from_type_default_other_defaults_and_the_extra_table(tmp_path):
+    data = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    got = {(c.parameter, repr(c.value), c.expected) for c in ps.cases([FIXTURE], data=data)}
+    by_param: dict[str, list[tuple[str, str]]] = {}
+    for name, value, expected in sorted(got):
+        by_param.setdefault(name, []).append((value, expected))
+    assert by_param["fail"] == [("'yes'", "bad"), ("True", "valid")]  # the other boolean, a wrong type
+    assert by_param["x"] == [("'x'", "bad"), ("0.0", "valid")]  # 0.0 also the default of `sleep`
+    assert ("1.0", "valid") in by_param["sleep"]  # the default of `x`, another float parameter
+    assert sorted(by_param["setups"]) == [("'x'", "bad"), ("['setup_a']", "valid"), ("['setup_b']", "valid"),
+                                          ("[]", "bad")]  # each subset, none empty
+    assert ("-1", "bad") in by_param["seed"] and ("1", "valid") in by_param["seed"]  # from the EXTRA table
+    assert ("1.5", "bad") in by_param["seed"] and ("0", "valid") not in by_param["seed"]  # never the default
+    assert by_param["output_dir"] == [(repr(ps.EXISTING_FILE), "bad")]  # the runner's own parameter
+    values = ps.values_for("data", "str", "scenes", {}, data)
+    assert values[:3] == [(ps.CSV_DATA, "valid"), (None, "bad"), ("missing.npz", "bad")]
+    assert [v for v, _ in values[3:5]] == [os.path.relpath(p, repo_root()) for p in data]  # as notebooks read it
+
+
+def test_larger_int_defaults_of_other_parameters_are_not_tried():
+    others = {"epochs": {"type": "int", "default": 15}, "n_train": {"type": "int", "default": 2000},
+              "cardinality_epochs": {"type": "int", "default": 8}}
+    values = [v for v, _ in ps.values_for("epochs", "int", 15, others)]
+    assert 8 in values and 2000 not in values and 1 in values
+
+
+def test_subsets_of_long_lists_are_singletons_and_leave_one_out():
+    assert ps._subsets(["a", "b", "c"]) == [["a"], ["b"], ["c"], ["a", "b"], ["a", "c"], ["b", "c"]]
+    five = list("abcde")
+    subsets = ps._subsets(five)
+    assert len(subsets) == 10 and ["a"] in subsets and ["b", "c", "d", "e"] in subsets
+
+
+CASE = ps.Case(FIXTURE, "epochs", 1.5, "bad")
+
+
+@pytest.mark.parametrize(("case", "error", "claims", "outcome", "good", "detail"), [
+    (ps.Case(FIXTURE, "tail", 3.3, "valid"), None,
+     [{"status": "held"}, {"status": "held"}, {"status": "not applicable"}], "ok", True, "2 held, 1 n.a."),
+    (CASE, None, [], "ok", False, "0 held, 0 n.a.; a wrong value was accepted"),
+    (CASE, {"ename": "ParameterError", "evalue": "parameter `epochs`: got 1.5 (float); give a whole number"}, [],
+     "refused", True, "ParameterError: parameter `epochs`: got 1.5 (float); give a whole number"),
+    (ps.Case(FIXTURE, "tail", 3.3, "valid"),
+     {"ename": "ClaimFailed", "evalue": "claim 'long_tail_mean_ir_10x' failed: ..."}, [{"status": "failed"}],
+     "FAILED claim", False, "claim 'long_tail_mean_ir_10x' failed: ..."),
+    (CASE, {"ename": "TypeError", "evalue": "'float' object cannot be interpreted as an integer"}, [],
+     "crash", False, "TypeError: 'float' object cannot be interpreted as an integer"),
+    (CASE, {"ename": "ValueError", "evalue": "epochs\nline two\nthe last line"}, [], "crash", False,
+     "ValueError: the last line"),
+    (ps.Case(FIXTURE, "output_dir", ps.EXISTING_FILE, "bad"),
+     {"ename": "FileExistsError", "evalue": "[Errno 17] File exists: '/tmp/x/008_01_output_dir/a_file'"}, [],
+     "crash", False, "FileExistsError: [Errno 17] File exists: '/tmp/x/008_01_output_dir/a_file'"),
+])
+def test_outcomes_are_classified(case, error, claims, outcome, good, detail):
+    got = ps.classify(case, error, claims)
+    assert got == {"outcome": outcome, "detail": detail, "good": good}
+
+
+def test_table_is_printed_with_counts_and_not_good_rows_flagged():
+    rows = [{"notebook": "01_x", "parameter": "tail", "value": "3.3", "expected": "valid", "outcome": "ok",
+             "detail": "5 held, 2 n.a.", "good": True, "wall_s": 10.0},
+            {"notebook": "01_x", "parameter": "epochs", "value": "1.5", "expected": "bad", "outcome": "crash",
+             "detail": "TypeError: boom", "good": False, "wall_s": 2.0}]
+    frame = ps.table(rows)
+    assert list(frame.columns) == ps.COLUMNS
+    lines = ps.format_table(frame).splitlines()
+    assert lines[0].split()[:6] == ["notebook", "parameter", "value", "expected", "outcome", "detail"]
+    assert lines[1].split()[-2:] == ["yes", "10.0"] and lines[2].split()[-2:] == ["NO", "2.0"]
+    assert lines[-1] == "2 runs: 1 ok, 1 crash; 1 not good"
+
+
+def test_runs_never_go_into_the_books_outputs(tmp_path):
+    with pytest.raises(ValueError, match="never into the book's outputs/"):
+        ps.run_cases([CASE], repo_root() / "outputs" / "params")
+
+
+def test_list_numbers_the_cases_and_pick_selects_them(capsys):
+    assert ps.main([str(FIXTURE), "--list", "--params", "fail"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["   0  sweep_fixture_light  fail=True  (valid)",
+                                                    "   1  sweep_fixture_light  fail='yes'  (bad)"]
+    assert ps.main([str(FIXTURE), "--list", "--params", "fail", "--pick", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["   0  sweep_fixture_light  fail='yes'  (bad)"]
+    assert ps.main([str(FIXTURE), "--list", "--params", "fail", "--pick", "7"]) == 2
+    assert "--pick '7': give case numbers from 0 to 1" in capsys.readouterr().err
+
+
+def test_demo_csv_loads_as_multilabel_data(tmp_path):
+    from helpers import data
+
+    d = data.load_data(ps.write_demo_csv(tmp_path / "demo.csv"))
+    assert d.kind == "tabular" and d.n_labels == 4 and len(d.X_train) + len(d.X_val) + len(d.X_test) == 400
+
+
+def test_a_message_names_a_parameter_as_a_word_not_inside_a_path_or_longer_name():
+    assert ps.names("epochs", "parameter `epochs`: got 1.5") and ps.names("n_train", "n_train=10,000,000: too big")
+    assert ps.names("tail", "use a larger n_train or a smaller tail.")
+    assert not ps.names("output_dir", "File exists: '/tmp/run_output_dir/a_file'")
+    assert not ps.names("epochs", "cardinality_epochs must be >= 1") and not ps.names("tail", "see details")
