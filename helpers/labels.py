@@ -272,3 +272,40 @@ def check_split_labels(Y_a: np.ndarray, Y_b: np.ndarray, *, names_a: list[str] |
                                f"binarize every split with the training split's class list", table)
     return SplitLabelCheck(True, f"every label's frequency agrees between the splits (Fisher's exact test, "
                            f"Bonferroni over {L} labels, alpha {alpha:g})", table)
+
+
+def compare_rows(table, ref, other, columns) -> dict:
+    """Evidence for a claim comparing two rows of a results table (``table.loc[row, column]``): ``<column>`` from
+    row ``other`` and ``<column>_ref`` from row ``ref``; ``None`` where a row is missing."""
+    out = {}
+    for c in columns:
+        out[c] = float(table.loc[other, c]) if other in table.index else None
+        out[f"{c}_ref"] = float(table.loc[ref, c]) if ref in table.index else None
+    return out
+
+
+def zero_positive_counts(Y_pool: np.ndarray, columns, val_fraction: float, seeds, how: str) -> int:
+    """How many (seed, label) pairs of ``columns`` get no validation positive when ``val_fraction`` of the pool is
+    carved into validation with :func:`split_indices` (``how``) at each of ``seeds``."""
+    Y_pool = _labels(Y_pool)
+    n = 0
+    for s in seeds:
+        _, va = split_indices(Y_pool, val_fraction, seed=s, how=how)
+        n += int((Y_pool[va][:, list(columns)].sum(0) == 0).sum())
+    return n
+
+
+def scored(data, run, Y_val_thresholds: np.ndarray, setup: str) -> dict:
+    """One row of a comparison: ``run`` (anything with ``predict_proba``) scored on ``data``'s test split, with
+    per-label thresholds tuned on ``data.X_val`` against ``Y_val_thresholds`` (entries :data:`UNKNOWN` left out,
+    :func:`tune_thresholds_known`): tuned macro-F1, mean recall at those thresholds, mAP and macro-F1 at 0.5."""
+    from helpers import metrics
+
+    thresholds = tune_thresholds_known(Y_val_thresholds, run.predict_proba(data.X_val))
+    probs = run.predict_proba(data.X_test)
+    tuned = metrics.evaluate(data.Y_test, probs, threshold=thresholds)
+    at_half = metrics.evaluate(data.Y_test, probs)
+    return {"setup": setup, "tuned macro-F1": tuned["macro_f1"],
+            "mean recall (tuned)": float(np.mean([r["recall"] for r in tuned["per_label"]])),
+            "mAP": at_half["map"], "macro-F1 at 0.5": at_half["macro_f1"],
+            "mean threshold": float(np.mean(thresholds))}

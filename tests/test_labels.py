@@ -133,3 +133,29 @@ def test_check_split_labels_catches_permuted_columns():
     named = labels.check_split_labels(A, B, names_a=list("abcde"), names_b=list("abced"))
     assert not named.ok and "name their columns differently" in named.message
     assert labels.check_split_labels(A, B, names_a=list("abcde"), names_b=list("abcde")).ok
+
+
+def test_compare_rows_and_zero_positive_counts(Y):
+    import pandas as pd
+
+    t = pd.DataFrame({"map": [0.5, 0.4]}, index=["clean", "noisy"])
+    assert labels.compare_rows(t, "clean", "noisy", ["map"]) == {"map": 0.4, "map_ref": 0.5}
+    assert labels.compare_rows(t, "absent", "noisy", ["map"]) == {"map": 0.4, "map_ref": None}
+    # column 3 (about 10%: some 40 positives), 10% into validation: stratification keeps about 4 there every time,
+    # while a random carve sometimes leaves none
+    assert labels.zero_positive_counts(Y, [3], 0.1, range(20), "stratified") == 0
+    assert 0 <= labels.zero_positive_counts(Y, [5], 0.05, range(20), "random") <= 20
+    # iterative stratification rounds a label's validation share down: at an expected 0.6 positives it gives none
+    assert labels.zero_positive_counts(Y, [5], 0.05, range(5), "stratified") == 5
+
+
+def test_scored_tunes_on_known_entries_and_scores_test():
+    class Fixed:  # a "run" that returns its inputs as probabilities: inputs are the labels blurred, a perfect ranker
+        def predict_proba(self, X):
+            return np.asarray(X, dtype=np.float64)
+
+    Yv = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], dtype=np.float32)
+    Yt = np.array([[1, 0], [0, 1], [0, 0], [1, 1]], dtype=np.float32)
+    fake = type("D", (), {"X_val": Yv * 0.6 + 0.2, "X_test": Yt * 0.6 + 0.2, "Y_test": Yt})()
+    row = labels.scored(fake, Fixed(), np.where([[1, 0], [0, 1], [1, 1], [0, 0]], Yv, -1), "x")
+    assert row["setup"] == "x" and row["mAP"] == 1.0 and row["tuned macro-F1"] == 1.0
