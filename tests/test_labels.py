@@ -159,3 +159,22 @@ def test_scored_tunes_on_known_entries_and_scores_test():
     fake = type("D", (), {"X_val": Yv * 0.6 + 0.2, "X_test": Yt * 0.6 + 0.2, "Y_test": Yt})()
     row = labels.scored(fake, Fixed(), np.where([[1, 0], [0, 1], [1, 1], [0, 0]], Yv, -1), "x")
     assert row["setup"] == "x" and row["mAP"] == 1.0 and row["tuned macro-F1"] == 1.0
+
+
+def test_masked_setup_trains_on_partial_labels_with_fit():
+    import torch
+
+    from helpers import models, train
+
+    tiny = data.make_scenes(n_train=64, n_val=32, n_test=32, seed=1)
+    part, hidden = labels.hide_entries(tiny.Y_train, 0.5, seed=0)
+    run = train.fit(models.build_model(tiny, seed=0), labels.with_train(tiny, part), "masked_bce", epochs=1,
+                    batch_size=32, seed=0, device="cpu", progress=False)
+    assert np.isfinite(run.history["train_loss"]).all()
+    # the trained setup's criterion on the partial targets is the loss over the known entries only
+    with torch.no_grad():
+        out = run.model.eval()(torch.as_tensor(tiny.X_train))
+    y = torch.as_tensor(part)
+    known = ~torch.as_tensor(hidden)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(out[known], y[known])
+    assert float(run.loss.criterion()(out, y)) == pytest.approx(float(ref), rel=1e-5)
