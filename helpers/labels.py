@@ -12,6 +12,13 @@ multi-label stratification. Notebook 08 measures what each does to training.
 * :func:`split_indices` carves a validation split from a pool of examples, at random or with
   iterative stratification (``MultilabelStratifiedShuffleSplit``); :func:`with_split` builds the
   :class:`helpers.data.MultiLabelData` for it.
+* Partial labels: :func:`hide_entries` leaves a share of the entries unannotated (``UNKNOWN = -1``,
+  :data:`helpers.losses.UNKNOWN`), :func:`fill_unknown` reads them as absent (what a pipeline that
+  fills the gaps with 0 does), :func:`tune_thresholds_known` tunes thresholds on the annotated entries only.
+* Label columns between splits: :func:`binarize` is scikit-learn's ``MultiLabelBinarizer`` (fitted per
+  split, it sorts the class names); :func:`check_split_labels` compares two splits' labels alone (the names
+  given with each split, else per-label frequencies, Fisher's exact test with a Bonferroni correction)
+  and says when the columns do not line up.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import precision_score, recall_score
 from sklearn.model_selection import ShuffleSplit
+
+from helpers.losses import UNKNOWN
 
 SPLITTERS = ("random", "stratified")
 
@@ -154,3 +163,149 @@ def with_train(data, Y_train: np.ndarray, X_train: np.ndarray | None = None):
         raise ValueError(f"Y_train has shape {Y_train.shape} for {len(X_train)} inputs; need ({len(X_train)}, "
                          f"{data.n_labels})")
     return dataclasses.replace(data, X_train=X_train, Y_train=Y_train)
+
+
+# --------------------------------------------------------------------------------------------------
+# Partial labels: entries nobody annotated
+
+
+def hide_entries(Y: np.ndarray, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Partial annotation: each entry of ``Y`` (positive or negative) is left unannotated with probability
+    ``share``. Returns ``(Y_partial, hidden)``: ``Y_partial`` holds 0, 1 or :data:`UNKNOWN` (-1), ``hidden``
+    the ``(N, L)`` bool mask of the unannotated entries."""
+    Y = _labels(Y)
+    _check_share(share)
+    hidden = np.random.default_rng(seed).random(Y.shape) < share
+    return np.where(hidden, UNKNOWN, Y).astype(np.float32), hidden
+
+
+def fill_unknown(Y_partial: np.ndarray, value: float = 0.0) -> np.ndarray:
+    """``Y_partial`` with every :data:`UNKNOWN` entry replaced by ``value`` (0: "not annotated" read as
+    "absent", which turns every unannotated positive into a negative)."""
+    Y = np.asarray(Y_partial, dtype=np.float32)
+    if not np.isin(Y, (0, 1, UNKNOWN)).all():
+        raise ValueError(f"Y_partial must hold 0, 1 or {UNKNOWN} (unknown) only")
+    return np.where(Y == UNKNOWN, np.float32(value), Y)
+
+
+def tune_thresholds_known(Y_partial: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per-label thresholds tuned (:func:`helpers.metrics.tune_thresholds`) on the annotated entries of each
+    label only: the rows where that label is :data:`UNKNOWN` are left out, not read as negatives."""
+    from helpers import metrics
+
+    Y = np.asarray(Y_partial, dtype=np.float32)
+    probs = np.asarray(probs, dtype=np.float64)
+    if Y.shape != probs.shape or Y.ndim != 2:
+        raise ValueError(f"Y_partial {Y.shape} and probs {probs.shape} must be the same (N, L) shape")
+    out = np.full(Y.shape[1], 0.5)
+    for j in range(Y.shape[1]):
+        known = Y[:, j] != UNKNOWN
+        if known.any():
+            out[j] = metrics.tune_thresholds(Y[known, j:j + 1], probs[known, j:j + 1])[0]
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Label columns between splits
+
+
+def binarize(label_lists: list[list[str]], classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """scikit-learn's ``MultiLabelBinarizer``: ``(Y, column names)``. Without ``classes`` it sorts the class
+    names it sees, so two splits binarized separately can get their columns in different orders (or a
+    different number of columns when a split lacks a class)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    mlb = MultiLabelBinarizer(classes=classes)
+    Y = mlb.fit_transform(label_lists).astype(np.float32)
+    return Y, [str(c) for c in mlb.classes_]
+
+
+@dataclasses.dataclass
+class SplitLabelCheck:
+    """What :func:`check_split_labels` found: ``ok``, a one-line ``message``, and per label the frequency in
+    each split with the corrected p-value of their difference (``table``)."""
+
+    ok: bool
+    message: str
+    table: object  # a pandas DataFrame
+
+    def __repr__(self) -> str:
+        return f"{'ok' if self.ok else 'MISALIGNED'}: {self.message}"
+
+
+def check_split_labels(Y_a: np.ndarray, Y_b: np.ndarray, *, names_a: list[str] | None = None,
+                       names_b: list[str] | None = None, alpha: float = 0.001) -> SplitLabelCheck:
+    """Do the label columns of two splits (e.g. train and test) mean the same labels? From the labels alone.
+
+    With the column names of both splits, they must be equal and in the same order. Without them, each
+    label's frequency in the two splits is compared with Fisher's exact test; a label whose frequencies
+    differ beyond chance (Bonferroni-corrected p below ``alpha``) points to misaligned columns (or a split
+    drawn from other data). Columns that a split binarized in another order show up as large, significant
+    frequency gaps wherever the labels' frequencies differ; on labels of equal frequency the frequencies
+    cannot tell, so pass the names when you have them."""
+    import pandas as pd
+    from scipy.stats import fisher_exact
+
+    Y_a, Y_b = _labels(Y_a), _labels(Y_b)
+    if names_a is not None and names_b is not None:
+        names_a, names_b = [str(n) for n in names_a], [str(n) for n in names_b]
+        if names_a != names_b:
+            moved = [n for i, n in enumerate(names_b) if i >= len(names_a) or names_a[i] != n]
+            return SplitLabelCheck(False, f"the splits name their columns differently: {len(names_a)} vs "
+                                   f"{len(names_b)} columns, first mismatch {moved[:3]}; binarize both with "
+                                   f"MultiLabelBinarizer(classes=train_classes)", pd.DataFrame())
+    if Y_a.shape[1] != Y_b.shape[1]:
+        return SplitLabelCheck(False, f"the splits have {Y_a.shape[1]} and {Y_b.shape[1]} label columns; binarize "
+                               f"both with the same class list", pd.DataFrame())
+    n_a, n_b, L = len(Y_a), len(Y_b), Y_a.shape[1]
+    pos_a, pos_b = Y_a.sum(0).astype(int), Y_b.sum(0).astype(int)
+    p = np.array([fisher_exact([[pos_a[j], n_a - pos_a[j]], [pos_b[j], n_b - pos_b[j]]])[1] for j in range(L)])
+    p_corr = np.minimum(p * L, 1.0)
+    table = pd.DataFrame({"freq_a": pos_a / n_a, "freq_b": pos_b / n_b, "p_corrected": p_corr},
+                         index=names_a if names_a is not None else range(L))
+    off = np.flatnonzero(p_corr < alpha)
+    if len(off):
+        worst = off[np.argsort(p_corr[off])][:3]
+        shown = ", ".join(f"column {table.index[j]}: {table.freq_a.iloc[j]:.3f} vs {table.freq_b.iloc[j]:.3f}" for j in worst)
+        return SplitLabelCheck(False, f"{len(off)} of {L} label columns have frequencies that differ between the "
+                               f"splits beyond chance ({shown}): the columns likely do not mean the same labels; "
+                               f"binarize every split with the training split's class list", table)
+    return SplitLabelCheck(True, f"every label's frequency agrees between the splits (Fisher's exact test, "
+                           f"Bonferroni over {L} labels, alpha {alpha:g})", table)
+
+
+def compare_rows(table, ref, other, columns) -> dict:
+    """Evidence for a claim comparing two rows of a results table (``table.loc[row, column]``): ``<column>`` from
+    row ``other`` and ``<column>_ref`` from row ``ref``; ``None`` where a row is missing."""
+    out = {}
+    for c in columns:
+        out[c] = float(table.loc[other, c]) if other in table.index else None
+        out[f"{c}_ref"] = float(table.loc[ref, c]) if ref in table.index else None
+    return out
+
+
+def zero_positive_counts(Y_pool: np.ndarray, columns, val_fraction: float, seeds, how: str) -> int:
+    """How many (seed, label) pairs of ``columns`` get no validation positive when ``val_fraction`` of the pool is
+    carved into validation with :func:`split_indices` (``how``) at each of ``seeds``."""
+    Y_pool = _labels(Y_pool)
+    n = 0
+    for s in seeds:
+        _, va = split_indices(Y_pool, val_fraction, seed=s, how=how)
+        n += int((Y_pool[va][:, list(columns)].sum(0) == 0).sum())
+    return n
+
+
+def scored(data, run, Y_val_thresholds: np.ndarray, setup: str) -> dict:
+    """One row of a comparison: ``run`` (anything with ``predict_proba``) scored on ``data``'s test split, with
+    per-label thresholds tuned on ``data.X_val`` against ``Y_val_thresholds`` (entries :data:`UNKNOWN` left out,
+    :func:`tune_thresholds_known`): tuned macro-F1, mean recall at those thresholds, mAP and macro-F1 at 0.5."""
+    from helpers import metrics
+
+    thresholds = tune_thresholds_known(Y_val_thresholds, run.predict_proba(data.X_val))
+    probs = run.predict_proba(data.X_test)
+    tuned = metrics.evaluate(data.Y_test, probs, threshold=thresholds)
+    at_half = metrics.evaluate(data.Y_test, probs)
+    return {"setup": setup, "tuned macro-F1": tuned["macro_f1"],
+            "mean recall (tuned)": float(np.mean([r["recall"] for r in tuned["per_label"]])),
+            "mAP": at_half["map"], "macro-F1 at 0.5": at_half["macro_f1"],
+            "mean threshold": float(np.mean(thresholds))}

@@ -23,6 +23,10 @@ double_sigmoid       sigmoid      BCEWithLogitsLoss(pos_weight)   sigmoid(output
                                                                   (0.5, 0.731)
 mse                  sigmoid      MSELoss                         outputs                      measured in
                                                                                                notebook 02
+masked_bce           logits       BCEWithLogitsLoss(pos_weight)   sigmoid(outputs)             partial
+                                  over the known entries only                                  labels
+                                  (targets ``UNKNOWN = -1``
+                                  ignored)
 focal                logits       sigmoid focal loss,             sigmoid(outputs)             works
                                   alpha=0.25, gamma=2
 asymmetric           logits       ASL, gamma_neg=4, gamma_pos=1,  sigmoid(outputs)             works
@@ -32,7 +36,7 @@ asymmetric           logits       ASL, gamma_neg=4, gamma_pos=1,  sigmoid(output
 The last column is the expectation the notebooks put to the test, not a measured result.
 
 ``pos_weight`` (:func:`compute_pos_weight`) is computed from the training split's labels only, with
-one of :data:`POS_WEIGHT_STRATEGIES`; only the two ``BCEWithLogitsLoss`` setups accept it. A setup
+one of :data:`POS_WEIGHT_STRATEGIES`; only the ``BCEWithLogitsLoss`` setups accept it. A setup
 and a strategy are named together as ``"bce_with_logits+neg_over_pos"`` (:func:`setup_name`,
 :func:`parse_setup`).
 """
@@ -50,6 +54,7 @@ from torch import nn
 
 POS_WEIGHT_STRATEGIES = ("none", "neg_over_pos", "sqrt_neg_over_pos", "max_over_count")
 ON_EMPTY = ("error", "one")
+UNKNOWN = -1  # a target entry nobody annotated (partial labels): the masked loss ignores it
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,6 +84,39 @@ def sigmoid_focal_loss(inputs: torch.Tensor, targets: torch.Tensor, alpha: float
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+def masked_bce_with_logits(inputs: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None,
+                           reduction: str = "mean", unknown: float = UNKNOWN) -> torch.Tensor:
+    """``BCEWithLogitsLoss`` over the known target entries only: entries equal to ``unknown`` (``-1``,
+    :data:`UNKNOWN`: not annotated) add nothing to the loss and get no gradient. ``"mean"`` averages over
+    the known entries (0 when there are none), so on fully known 0/1 targets it equals
+    ``F.binary_cross_entropy_with_logits``. Targets other than 0, 1 and ``unknown`` raise ``ValueError``."""
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"reduction={reduction!r} is not one of 'none', 'mean', 'sum'")
+    if inputs.shape != targets.shape:
+        raise ValueError(f"inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must have the same shape")
+    known = targets != unknown
+    bad = known & (targets != 0) & (targets != 1)
+    if bool(bad.any()):
+        raise ValueError(f"masked_bce_with_logits: targets must be 0, 1 or {unknown} (unknown); got "
+                         f"{targets[bad].flatten()[:3].tolist()}")
+    safe = torch.where(known, targets, torch.zeros_like(targets))
+    loss = F.binary_cross_entropy_with_logits(inputs, safe, pos_weight=pos_weight, reduction="none") * known
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / known.sum().clamp(min=1)
+
+
+class MaskedBCEWithLogitsLoss(nn.BCEWithLogitsLoss):
+    """:func:`masked_bce_with_logits` as a module: ``nn.BCEWithLogitsLoss`` (same ``pos_weight``) that ignores
+    target entries equal to :data:`UNKNOWN` (-1). A subclass, so code that asks "is this BCE on logits?"
+    (the monitor's chance loss) still says yes."""
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return masked_bce_with_logits(inputs, targets, self.pos_weight, self.reduction)
 
 
 class SigmoidFocalLoss(nn.Module):
@@ -232,6 +270,13 @@ LOSSES: dict[str, LossSetup] = {s.name: s for s in (
         "MSELoss on sigmoid outputs: a regression loss on probabilities. Its gradient vanishes for "
         "confident wrong answers, so it learns slowly, especially rare labels.",
         make_criterion=nn.MSELoss, to_probabilities=_identity,
+    ),
+    LossSetup(
+        "masked_bce", "logits",
+        "Partial labels: BCEWithLogitsLoss over the annotated entries only. Targets hold 0, 1 or UNKNOWN "
+        "(-1) for an entry nobody annotated; those add nothing to the loss, where filling them with 0 "
+        "would teach the model that the label is absent. On fully known targets it is bce_with_logits.",
+        accepts_pos_weight=True, make_criterion=MaskedBCEWithLogitsLoss, to_probabilities=torch.sigmoid,
     ),
     LossSetup(
         "focal", "logits",

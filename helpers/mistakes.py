@@ -14,7 +14,11 @@ the correct one differ only by the mistake. The switches:
 * ``bias_init="prior"``: the fix for all-zero early predictions, the last layer's bias set to the
   training prior ``log(p / (1 - p))`` per label (:func:`prior_bias`);
 * ``loss="bce"`` with ``amp=True``: ``BCELoss(sigmoid(x))`` under autocast, which PyTorch refuses;
-* ``lr``, ``weight_decay``, ``epochs``: the optimisation settings themselves.
+* ``order="sorted"``: a loader that does not shuffle, over a file sorted by its labels (every epoch
+  the same batches, each holding similar label sets);
+* ``lr``, ``weight_decay``, ``epochs``: the optimisation settings themselves; ``stop_at=(column,
+  value)`` ends a run at the first epoch whose validation ``column`` reaches ``value`` (to measure how
+  long a slow setting takes to get where the correct run got).
 
 Unnormalised inputs are made by :func:`unnormalise` (a data set, not a switch); :func:`lr_range_test`
 runs the short learning-rate range test; :func:`select_epoch` picks a checkpoint by a validation
@@ -41,6 +45,7 @@ from helpers.diagnose.monitor import Monitor
 
 OPTIMIZE = ("all", "head", "stale")
 BIAS_INIT = ("default", "prior")
+ORDERS = ("shuffled", "sorted")
 LOSSES = ("bce_with_logits", "bce")
 _SELECT_MIN = ("val_loss",)
 
@@ -81,6 +86,13 @@ def prior_bias(Y_train: np.ndarray, eps: float = 1e-4) -> torch.Tensor:
         raise ValueError(f"Y_train must be a non-empty (N, L) 0/1 matrix, got shape {Y.shape}")
     p = np.clip(Y.mean(axis=0), eps, 1 - eps)
     return torch.as_tensor(np.log(p / (1 - p)), dtype=torch.float32)
+
+
+def label_sorted_order(Y: np.ndarray) -> np.ndarray:
+    """Row order of a file sorted by its labels: by the first label column, then the second, ... (rows with
+    a label together); what a loader with ``shuffle=False`` replays every epoch."""
+    Y = np.asarray(Y)
+    return np.lexsort(Y.T[::-1] * -1).astype(np.int64)
 
 
 def unnormalise(data):
@@ -143,6 +155,8 @@ def train_loop(
     bias_init: str = "default",
     loss: str = "bce_with_logits",
     amp: bool = False,
+    order: str = "shuffled",
+    stop_at: tuple[str, float] | None = None,
     eval_test: bool = False,
     max_grad_norm_steps: int | None = None,
     progress: bool = True,
@@ -165,6 +179,8 @@ def train_loop(
         raise ValueError(f"optimize={optimize!r} is not one of {OPTIMIZE}")
     if bias_init not in BIAS_INIT:
         raise ValueError(f"bias_init={bias_init!r} is not one of {BIAS_INIT}")
+    if order not in ORDERS:
+        raise ValueError(f"order={order!r} is not one of {ORDERS}")
     if epochs < 1 or batch_size < 1 or lr <= 0 or weight_decay < 0:
         raise ValueError(f"train_loop needs epochs >= 1, batch_size >= 1, lr > 0, weight_decay >= 0; got "
                          f"{epochs}, {batch_size}, {lr}, {weight_decay}")
@@ -195,6 +211,7 @@ def train_loop(
 
     rows, step_rows = [], []
     n, step = len(Xtr), 0
+    sorted_order = torch.as_tensor(label_sorted_order(data.Y_train)).to(dev) if order == "sorted" else None
     mon = Monitor(data.n_labels, loss="bce") if monitor else None  # outputs are logits for both losses
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
     t_start = time.perf_counter()
@@ -204,6 +221,8 @@ def train_loop(
         if train_mode:
             model.train()
         perm = torch.randperm(n, generator=gen).to(dev)
+        if sorted_order is not None:
+            perm = sorted_order  # the mistake: the same label-sorted order every epoch
         total, grad_norms = torch.zeros((), device=dev), []
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
@@ -228,9 +247,11 @@ def train_loop(
         if mon is not None:
             mon.end_epoch(val_metric=row["val_map"], val_pred_rate=row["val_pred_pos_rate"])
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_map=f"{row['val_map']:.3f}")
+        if stop_at is not None and row[stop_at[0]] >= stop_at[1]:
+            break
     switches = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
                 "train_mode": train_mode, "zero_grad": zero_grad, "optimize": optimize, "bias_init": bias_init,
-                "loss": loss, "amp": amp}
+                "loss": loss, "amp": amp, "order": order, "stop_at": stop_at}
     seconds = time.perf_counter() - t_start
     results_mod.log_fit(desc, seconds, epochs=epochs, train_seconds=round(seconds, 3), device=str(dev), n_train=n,
                         loop="helpers.mistakes.train_loop")
@@ -320,3 +341,29 @@ def autocast_loss(loss: str, logits: torch.Tensor, targets: torch.Tensor, *, dev
     except RuntimeError as e:
         return {"ok": False, "error": f"{type(e).__name__}: {str(e).strip()}"}
     return {"ok": True, "loss": out.detach().double().cpu().numpy(), "dtype": str(out.dtype).replace("torch.", "")}
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence for notebook 07's claims (one short call each in the notebook)
+
+
+def at_epoch(history: pd.DataFrame, column: str, epoch: int | None = None) -> float:
+    """``column`` at ``epoch`` (1-based; the last epoch when ``None`` or past the end)."""
+    h = history.set_index("epoch")[column]
+    return float(h.iloc[-1] if epoch is None or epoch > h.index.max() else h.loc[epoch])
+
+
+def first_epoch_reaching(history: pd.DataFrame, column: str, value: float) -> int | None:
+    """The first epoch whose ``column`` is at least ``value``; ``None`` if no epoch reaches it."""
+    hit = history.loc[history[column] >= value, "epoch"]
+    return int(hit.iloc[0]) if len(hit) else None
+
+
+def compare_runs(a: LoopResult, b: LoopResult, columns=("val_macro_f1", "val_map", "train_loss"),
+                 epoch: int | None = None) -> dict:
+    """Evidence for a claim comparing run ``a`` with run ``b`` (often the correct one) at the same epoch
+    (the last when ``None``): each column for both, keys ``<column>`` and ``<column>_ref``."""
+    out = {}
+    for c in columns:
+        out[c], out[f"{c}_ref"] = at_epoch(a.history, c, epoch), at_epoch(b.history, c, epoch)
+    return out

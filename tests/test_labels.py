@@ -90,3 +90,91 @@ def test_with_train_and_with_split():
         labels.with_train(d, d.Y_train[:10])
     part = labels.with_split(d, d.X_train, d.Y_train, np.arange(40), np.arange(40, 60))
     assert len(part.Y_val) == 20 and part.X_test is d.X_test
+
+
+def test_hide_entries_and_fill_unknown(Y):
+    part, hidden = labels.hide_entries(Y, 0.3, seed=2)
+    assert (part[hidden] == labels.UNKNOWN).all() and (part[~hidden] == Y[~hidden]).all()
+    assert 0.25 < hidden.mean() < 0.35
+    filled = labels.fill_unknown(part)
+    assert (filled[hidden] == 0).all() and (filled <= Y).all() and np.isin(filled, (0, 1)).all()
+    with pytest.raises(ValueError, match="0, 1 or -1"):
+        labels.fill_unknown(np.array([[0.5, 1.0]]))
+
+
+def test_tune_thresholds_known_skips_unknown_rows():
+    Yp = np.array([[1, 0], [1, 1], [0, 0], [-1, 1], [-1, 0]], dtype=np.float32)
+    probs = np.array([[0.3, 0.1], [0.35, 0.9], [0.1, 0.2], [0.05, 0.8], [0.02, 0.3]])
+    t = labels.tune_thresholds_known(Yp, probs)
+    # label 0 on its 3 known rows: positives at 0.3 and 0.35, the negative at 0.1 -> a threshold in (0.1, 0.3]
+    assert 0.1 < t[0] <= 0.3
+    # read as negatives, the unknown rows (0.05, 0.02) would not change label 0's best threshold, but a
+    # known-only tuning must not see them at all: all-unknown columns keep 0.5
+    assert labels.tune_thresholds_known(np.full((3, 1), -1.0), np.full((3, 1), 0.7))[0] == 0.5
+
+
+def test_binarize_sorts_classes_unless_given():
+    rows = [["zero", "two"], ["one"], ["two"]]
+    Y, names = labels.binarize(rows)
+    assert names == ["one", "two", "zero"] and Y.tolist() == [[0, 1, 1], [1, 0, 0], [0, 1, 0]]
+    Y2, names2 = labels.binarize(rows, classes=["zero", "one", "two"])
+    assert names2 == ["zero", "one", "two"] and Y2[0].tolist() == [1, 0, 1]
+
+
+def test_check_split_labels_catches_permuted_columns():
+    rng = np.random.default_rng(0)
+    freq = np.array([0.5, 0.3, 0.15, 0.05, 0.02])
+    A = (rng.random((2000, 5)) < freq).astype(np.float32)
+    B = (rng.random((1000, 5)) < freq).astype(np.float32)
+    assert labels.check_split_labels(A, B).ok  # same labels, same order: no false alarm
+    bad = labels.check_split_labels(A, B[:, [4, 3, 2, 1, 0]])
+    assert not bad.ok and "beyond chance" in bad.message and len(bad.table) == 5
+    assert not labels.check_split_labels(A, B[:, :4]).ok  # a split that lacks a class: fewer columns
+    named = labels.check_split_labels(A, B, names_a=list("abcde"), names_b=list("abced"))
+    assert not named.ok and "name their columns differently" in named.message
+    assert labels.check_split_labels(A, B, names_a=list("abcde"), names_b=list("abcde")).ok
+
+
+def test_compare_rows_and_zero_positive_counts(Y):
+    import pandas as pd
+
+    t = pd.DataFrame({"map": [0.5, 0.4]}, index=["clean", "noisy"])
+    assert labels.compare_rows(t, "clean", "noisy", ["map"]) == {"map": 0.4, "map_ref": 0.5}
+    assert labels.compare_rows(t, "absent", "noisy", ["map"]) == {"map": 0.4, "map_ref": None}
+    # column 3 (about 10%: some 40 positives), 10% into validation: stratification keeps about 4 there every time,
+    # while a random carve sometimes leaves none
+    assert labels.zero_positive_counts(Y, [3], 0.1, range(20), "stratified") == 0
+    assert 0 <= labels.zero_positive_counts(Y, [5], 0.05, range(20), "random") <= 20
+    # iterative stratification rounds a label's validation share down: at an expected 0.6 positives it gives none
+    assert labels.zero_positive_counts(Y, [5], 0.05, range(5), "stratified") == 5
+
+
+def test_scored_tunes_on_known_entries_and_scores_test():
+    class Fixed:  # a "run" that returns its inputs as probabilities: inputs are the labels blurred, a perfect ranker
+        def predict_proba(self, X):
+            return np.asarray(X, dtype=np.float64)
+
+    Yv = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], dtype=np.float32)
+    Yt = np.array([[1, 0], [0, 1], [0, 0], [1, 1]], dtype=np.float32)
+    fake = type("D", (), {"X_val": Yv * 0.6 + 0.2, "X_test": Yt * 0.6 + 0.2, "Y_test": Yt})()
+    row = labels.scored(fake, Fixed(), np.where([[1, 0], [0, 1], [1, 1], [0, 0]], Yv, -1), "x")
+    assert row["setup"] == "x" and row["mAP"] == 1.0 and row["tuned macro-F1"] == 1.0
+
+
+def test_masked_setup_trains_on_partial_labels_with_fit():
+    import torch
+
+    from helpers import models, train
+
+    tiny = data.make_scenes(n_train=64, n_val=32, n_test=32, seed=1)
+    part, hidden = labels.hide_entries(tiny.Y_train, 0.5, seed=0)
+    run = train.fit(models.build_model(tiny, seed=0), labels.with_train(tiny, part), "masked_bce", epochs=1,
+                    batch_size=32, seed=0, device="cpu", progress=False)
+    assert np.isfinite(run.history["train_loss"]).all()
+    # the trained setup's criterion on the partial targets is the loss over the known entries only
+    with torch.no_grad():
+        out = run.model.eval()(torch.as_tensor(tiny.X_train))
+    y = torch.as_tensor(part)
+    known = ~torch.as_tensor(hidden)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(out[known], y[known])
+    assert float(run.loss.criterion()(out, y)) == pytest.approx(float(ref), rel=1e-5)

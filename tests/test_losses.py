@@ -22,8 +22,9 @@ Y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 # --- registry ------------------------------------------------------------------------------------
 def test_registry_names_and_flags():
     assert list(L.LOSSES) == ["bce_with_logits", "cross_entropy", "cross_entropy_long", "bce_on_logits",
-                              "double_sigmoid", "mse", "focal", "asymmetric"]
-    assert {n for n, s in L.LOSSES.items() if s.accepts_pos_weight} == {"bce_with_logits", "double_sigmoid"}
+                              "double_sigmoid", "mse", "masked_bce", "focal", "asymmetric"]
+    assert {n for n, s in L.LOSSES.items() if s.accepts_pos_weight} == {"bce_with_logits", "double_sigmoid",
+                                                                       "masked_bce"}
     assert {n for n, s in L.LOSSES.items() if s.raises} == {"cross_entropy_long", "bce_on_logits"}
     assert {n for n, s in L.LOSSES.items() if s.model_output == "sigmoid"} == {"double_sigmoid", "mse"}
     for name, setup in L.LOSSES.items():
@@ -229,3 +230,33 @@ def test_setup_name_validation():
         L.parse_setup("bce_with_logits+balanced")
     with pytest.raises(ValueError, match="unknown loss"):
         L.parse_setup("bce+neg_over_pos")
+
+
+# --- masked BCE (partial labels) -------------------------------------------------------------------
+def test_masked_bce_equals_bce_on_known_targets():
+    pw = torch.tensor([3.0, 0.5])
+    for weight in (None, pw):
+        ref = torch.nn.BCEWithLogitsLoss(pos_weight=weight)(X, Y)
+        got = L.get_loss("masked_bce").criterion(pos_weight=weight)(X, Y)
+        assert float(got) == pytest.approx(float(ref), rel=1e-6)
+
+
+def test_masked_bce_ignores_unknown_entries():
+    Yp = Y.clone()
+    Yp[0, 1] = L.UNKNOWN  # the (0, 1) entry: logit 2, target 0 -> left out
+    terms = [math.log(2), math.log(1 + math.exp(-1)), math.log(1 + math.exp(-0.5))]
+    assert float(L.masked_bce_with_logits(X, Yp)) == pytest.approx(sum(terms) / 3, rel=1e-6)
+    x = X.clone().requires_grad_(True)
+    L.MaskedBCEWithLogitsLoss()(x, Yp).backward()
+    assert x.grad[0, 1] == 0 and (x.grad[Yp != L.UNKNOWN] != 0).all()
+    assert float(L.masked_bce_with_logits(X, torch.full_like(Y, L.UNKNOWN))) == 0.0
+    assert L.masked_bce_with_logits(X, Yp, reduction="none").shape == X.shape
+    assert float(L.masked_bce_with_logits(X, Yp, reduction="sum")) == pytest.approx(sum(terms), rel=1e-6)
+
+
+def test_masked_bce_refuses_other_targets():
+    with pytest.raises(ValueError, match="0, 1 or -1"):
+        L.masked_bce_with_logits(X, torch.tensor([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="same shape"):
+        L.masked_bce_with_logits(X, Y[:1])
+    assert isinstance(L.MaskedBCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss)

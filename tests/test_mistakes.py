@@ -137,3 +137,37 @@ def test_loop_feeds_a_monitor_and_logs_its_seconds(tiny, init):
     assert [f["setup"] for f in fits] == ["watched"] and fits[0]["epochs"] == 3 and fits[0]["seconds"] >= 0
     assert _loop(init, tiny, monitor=False).monitor is None
 
+
+
+def test_label_sorted_order_groups_rows_by_label():
+    Y = np.array([[0, 1], [1, 0], [0, 0], [1, 1]])
+    order = mistakes.label_sorted_order(Y)
+    assert sorted(order.tolist()) == [0, 1, 2, 3]
+    assert Y[order][:, 0].tolist() == [1, 1, 0, 0]  # the first label's positives first
+    assert Y[order].tolist() == [[1, 1], [1, 0], [0, 1], [0, 0]]
+
+
+def test_sorted_order_changes_the_run_and_is_the_same_every_epoch(tiny, init):
+    ref, srt = _loop(init, tiny), _loop(init, tiny, order="sorted")
+    assert not np.isclose(ref.history["train_loss"].iloc[0], srt.history["train_loss"].iloc[0])
+    assert srt.switches["order"] == "sorted"
+    with pytest.raises(ValueError, match="order='random'"):
+        _loop(init, tiny, order="random")
+
+
+def test_stop_at_ends_the_run_at_the_first_epoch_reaching_it(tiny, init):
+    full = _loop(init, tiny, epochs=3)
+    target = float(full.history["val_map"].iloc[1])
+    stopped = _loop(init, tiny, epochs=3, stop_at=("val_map", target))
+    first = mistakes.first_epoch_reaching(full.history, "val_map", target)
+    assert len(stopped.history) == first <= 2
+    assert mistakes.first_epoch_reaching(full.history, "val_map", 2.0) is None
+
+
+def test_at_epoch_and_compare_runs(tiny, init):
+    a, b = _loop(init, tiny, epochs=2), _loop(init, tiny, epochs=2, lr=1e-4)
+    assert mistakes.at_epoch(a.history, "val_map", 1) == float(a.history["val_map"].iloc[0])
+    assert mistakes.at_epoch(a.history, "val_map") == mistakes.at_epoch(a.history, "val_map", 99)
+    ev = mistakes.compare_runs(b, a, columns=("train_loss",), epoch=1)
+    assert ev == {"train_loss": float(b.history["train_loss"].iloc[0]),
+                  "train_loss_ref": float(a.history["train_loss"].iloc[0])}
