@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import warnings
 
-SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "frontdoor", "gpu_check", "kernels", "labels",
+SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "finetune", "frontdoor", "gpu_check", "kernels", "labels",
               "losses", "metrics", "mistakes", "models", "params", "plots", "results", "sweep", "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 
