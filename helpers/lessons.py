@@ -114,7 +114,9 @@ def stability_points(stab: pd.DataFrame) -> dict[str, float]:
     ``sigmoid(x)`` rounds to exactly 1, the first logit where ``BCELoss(sigmoid(x))`` is more than
     1% off the exact loss, the smallest gradient from logit 5 up to the rounding point (``sigmoid(x)``
     is within 1% of 1 there, so the exact gradient is about 1), the largest gradient from the rounding
-    point on; for target 1, the largest logit below which the gradient stays under 0.01 in size."""
+    point on; for target 1, the largest logit below which the gradient stays under 0.01 in size; and
+    the three checks notebook 03 claims (``pinned_from_20``, ``zero_only_once_sigmoid_is_1``,
+    ``vanishes_below_minus_50``)."""
     t0 = stab[stab["target"] == 0.0].sort_values("logit")
     x0 = torch.tensor(t0["logit"].to_numpy(dtype=np.float32))
     rounds = t0["logit"][(torch.sigmoid(x0) == 1.0).numpy()]
@@ -125,13 +127,24 @@ def stability_points(stab: pd.DataFrame) -> dict[str, float]:
     t1 = stab[stab["target"] == 1.0].sort_values("logit")
     small = (t1["grad_bce_of_sigmoid"].abs() < 0.01).to_numpy()
     n_low = int(np.argmin(small)) if not small.all() else len(small)  # leading run of small gradients from -100 up
-    return {
+    big0, low1 = t0[t0["logit"] >= 20], t1[t1["logit"] <= -50]
+    pts = {
         "sigmoid_rounds_to_1_at": sig_one,
         "first_off_by_1pct": float(t0["logit"][off].min()),
         "min_grad_from_5_to_rounding": float(before.min()) if len(before) else float("nan"),
         "max_grad_after_rounding": float(after.abs().max()) if len(after) else float("nan"),
         "gradient_gone_below": float(t1["logit"].iloc[n_low - 1]) if n_low else float("nan"),
+        # target 0, logit >= 20: BCELoss(sigmoid) pinned at its clamp with gradient 0, the logits loss exact with gradient 1
+        "pinned_from_20": bool((big0["loss_bce_of_sigmoid"] == 100.0).all() and (big0["grad_bce_of_sigmoid"] == 0.0).all()
+                               and np.allclose(big0["loss_with_logits"], big0["logit"])
+                               and (big0["grad_with_logits"] == 1.0).all()),
+        # target 1, logit <= -50: BCELoss(sigmoid)'s gradient below 1e-6 in size, the logits loss keeps -1
+        "vanishes_below_minus_50": bool((low1["grad_bce_of_sigmoid"].abs() < 1e-6).all()
+                                        and (low1["grad_with_logits"] == -1.0).all()),
     }
+    pts["zero_only_once_sigmoid_is_1"] = bool(15 < sig_one < 18 and pts["min_grad_from_5_to_rounding"] > 0.99
+                                              and pts["max_grad_after_rounding"] == 0)
+    return pts
 
 
 # ------------------------------------------------------------------------------------------------

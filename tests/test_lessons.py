@@ -70,6 +70,11 @@ def test_stability_points_match_float32():
     assert s["max_grad_after_rounding"] == 0.0  # BCELoss's gradient is exactly 0 once sigmoid(x) == 1
     assert s["min_grad_from_5_to_rounding"] > 0.99  # and about 1 before
     assert s["first_off_by_1pct"] < s["sigmoid_rounds_to_1_at"]
+    assert s["pinned_from_20"] and s["vanishes_below_minus_50"] and s["zero_only_once_sigmoid_is_1"]
+    broken = stab.copy()
+    broken.loc[(broken["target"] == 0.0) & (broken["logit"] == 30.0), "grad_bce_of_sigmoid"] = 0.5
+    b = lessons.stability_points(broken)
+    assert not b["pinned_from_20"] and not b["zero_only_once_sigmoid_is_1"]
 
 
 def test_rate_by_weight_splits_labels():
