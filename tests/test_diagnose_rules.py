@@ -79,8 +79,8 @@ _SPARSE = torch.zeros(200, 20)
 _SPARSE[torch.arange(200), torch.arange(200) % 20] = 1  # 5% positive
 
 
-def _monitor(losses, *, outputs=None, targets=None, grads=None, epochs=None) -> Report:
-    mon = Monitor(L)
+def _monitor(losses, *, outputs=None, targets=None, grads=None, epochs=None, **kw) -> Report:
+    mon = Monitor(L, **kw)
     for i, v in enumerate(losses):
         mon.update(loss=torch.tensor(float(v)), outputs=outputs, targets=targets,
                    grad_norm=None if grads is None else grads[i])
@@ -91,6 +91,10 @@ def _monitor(losses, *, outputs=None, targets=None, grads=None, epochs=None) -> 
 
 _FALLING = [1.0 * 0.9**i for i in range(40)]
 _FLAT_CHANCE = [math.log(2) + 0.002 * ((-1) ** i) for i in range(40)]
+_Y_SPARSE_TRAIN = (torch.rand(500, L, generator=torch.Generator().manual_seed(5)) < 0.1).float()
+_PRIOR = float(-(lambda p: p * p.log() + (1 - p) * (1 - p).log())(_Y_SPARSE_TRAIN.mean(0)).mean())
+_AT_PRIOR = [0.69 - (0.69 - _PRIOR) * (1 - 0.8**i) for i in range(40)]  # falls to the prior and stays
+_NOISY_FLAT = [0.5 + 0.05 * math.sin(1.7 * i) for i in range(40)]  # moves from batch to batch, not over the run
 
 
 def _epochs_monitor(train, val, rate) -> Report:
@@ -153,7 +157,10 @@ CASES = {
     "ACCURACY_PARADOX": (lambda: check_predictions(torch.zeros_like(_SPARSE), _SPARSE),
                          lambda: check_predictions((_LOGITS > 0).float(), _YP)),
     "LOSS_NON_FINITE": (lambda: _monitor([*_FALLING[:5], math.nan, *_FALLING[5:]]), lambda: _monitor(_FALLING)),
-    "LOSS_AT_CHANCE": (lambda: _monitor(_FLAT_CHANCE), lambda: _monitor(_FALLING)),
+    "LOSS_AT_LN2": (lambda: _monitor(_FLAT_CHANCE), lambda: _monitor(_FALLING)),
+    "LOSS_AT_PRIOR": (lambda: _monitor(_AT_PRIOR, train_targets=_Y_SPARSE_TRAIN),
+                      lambda: _monitor([v * 0.5 for v in _AT_PRIOR], train_targets=_Y_SPARSE_TRAIN)),
+    "LOSS_FLAT": (lambda: _monitor(_NOISY_FLAT), lambda: _monitor(_FALLING)),
     "PRED_RATE_COLLAPSE": (lambda: _monitor(_FALLING, outputs=torch.full((96, L), -3.0), targets=Y),
                            lambda: _monitor(_FALLING, outputs=(Y - 0.5) * 4, targets=Y)),
     "GRAD_VANISHING": (lambda: _monitor(_FALLING, grads=[0.5 * 0.5**i for i in range(40)]),

@@ -31,9 +31,18 @@ class Finding:
         if self.severity not in RULES[self.code].severities:
             raise ValueError(f"{self.code} findings are {'/'.join(RULES[self.code].severities)}, "
                              f"not {self.severity!r}")
+        see = RULES[self.code].see
+        if see and "Next: notebook" not in self.message:  # the next step: where the book measures the cause
+            object.__setattr__(self, "message", f"{self.message} Next: notebook {see}.")
+
+    @property
+    def see(self) -> str:
+        """The notebook and section that measures this finding's cause."""
+        return RULES[self.code].see
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix}
+        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix,
+                "see": self.see}
 
 
 _ORDER = {s: i for i, s in enumerate(SEVERITIES)}
