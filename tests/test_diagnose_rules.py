@@ -180,6 +180,7 @@ def test_every_registered_rule_has_a_positive_and_a_negative_case():
     assert set(CASES) == set(RULES), f"missing: {set(RULES) - set(CASES)}; unknown: {set(CASES) - set(RULES)}"
     for code, r in RULES.items():
         assert r.func is not None and r.func.code == code and r.doc and "\n" not in r.doc and r.fix
+        assert r.see and r.see[:2].isdigit(), f"{code}: no notebook section to see (registry.SEE)"
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
@@ -188,6 +189,7 @@ def test_rule_positive(code):
     assert code in report, f"{code} not reported:\n{report}"
     f = report.get(code)
     assert f.message and f.fix and f.severity in RULES[code].severities
+    assert f"Next: notebook {RULES[code].see}." in f.message  # every finding names the next step
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
