@@ -60,6 +60,15 @@ def _raises(out, y):
     raise ValueError("boom")
 
 
+def _masked_bce(out, y):
+    known = (y >= 0).float()
+    return (F.binary_cross_entropy_with_logits(out, y.clamp(min=0), reduction="none") * known).sum() / known.sum()
+
+
+_Y_MASKED = torch.where((Y == 0) & (torch.arange(L) % 3 == 0), torch.tensor(-1.0), Y)  # some negatives unknown
+_FREQ = Y_TRAIN.mean(0)
+
+
 def _opt(make):
     model = mlp()
     return model, make(model)
@@ -137,6 +146,10 @@ CASES = {
     "POS_WEIGHT_INVALID": (lambda: check(criterion=nn.BCEWithLogitsLoss(pos_weight=torch.full((L,), math.inf))),
                            lambda: check(criterion=nn.BCEWithLogitsLoss(
                                pos_weight=(len(Y_TRAIN) - Y_TRAIN.sum(0)) / Y_TRAIN.sum(0)))),
+    "POS_WEIGHT_INVERTED": (lambda: check(criterion=nn.BCEWithLogitsLoss(pos_weight=_FREQ / (1 - _FREQ))),
+                            lambda: check(criterion=nn.BCEWithLogitsLoss(pos_weight=(1 - _FREQ) / _FREQ))),
+    "MASKED_TARGETS": (lambda: check(criterion=_masked_bce, y=_Y_MASKED), lambda: check(criterion=_masked_bce)),
+    "MASK_NOT_IGNORED": (lambda: check(y=_Y_MASKED), lambda: check(criterion=_masked_bce, y=_Y_MASKED)),
     "OPTIMIZER_PARAMS": (lambda: _optimizer_case(lambda m: torch.optim.Adam(m[0].parameters())),
                          lambda: _optimizer_case(lambda m: torch.optim.Adam(m.parameters()))),
     "LEARNING_RATE": (lambda: _optimizer_case(lambda m: torch.optim.Adam(m.parameters(), lr=1.0)),

@@ -76,17 +76,21 @@ def _run(ctx: Context) -> None:
              inputs_shape=list(ctx.x.shape), inputs_dtype=str(ctx.x.dtype),
              targets_shape=list(ctx.y.shape), targets_dtype=str(ctx.y.dtype), batch_size=int(ctx.y.shape[0]))
     probe.model_in_eval(ctx)
-    loss_rules.loss_unknown(ctx)
-    for rule in (targets.input_dtype, targets.batch_rows, targets.non_finite_batch, targets.single_label,
-                 targets.target_dtype, targets.target_values, targets.no_train_targets, targets.empty_label,
-                 targets.rare_label):
+    for rule in (targets.input_dtype, targets.batch_rows, targets.non_finite_batch):
         rule(ctx)
-    if not outputs.forward(ctx):
+    ran = outputs.forward(ctx)  # first: the tensor the loss uses, and the outputs' shape, decide the target rules
+    f.update(loss=ctx.loss_label, loss_kind=ctx.kind)
+    loss_rules.loss_unknown(ctx)
+    for rule in (targets.single_label, targets.target_dtype, targets.target_values, targets.masked_targets,
+                 targets.no_train_targets, targets.train_targets_values, targets.empty_label, targets.rare_label):
+        rule(ctx)
+    if not ran:
         return
     outputs.check_outputs(ctx)
     if not ctx.single_label and bool(torch.isfinite(ctx.out).all()):
         targets.batch_too_small(ctx)
         pos_weight.pos_weight_invalid(ctx)
+        pos_weight.pos_weight_inverted(ctx)
     loss_rules.check_loss(ctx)
     if ctx.probe_steps > 0 and ctx.loss_ok:
         probe.probe(ctx)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from helpers.diagnose.context import Context, fmt, output_form, seed, shape, softmax_axis, unwrap
+from helpers.diagnose.loss import adopt_raw_criterion
 from helpers.diagnose.registry import rule
 
 
@@ -46,10 +47,18 @@ def forward(ctx: Context) -> bool:
     finally:
         for h in handles:
             h.remove()
-    out, note = unwrap(raw, tuple(ctx.y.shape))
+    if not isinstance(raw, torch.Tensor):
+        adopt_raw_criterion(ctx, raw)
+    out, note = unwrap(raw, tuple(ctx.y.shape), ctx.out_key)
     if out is None:
         ctx.add("MODEL_ERROR", "error", f"model(inputs) returned a {type(raw).__name__}, which holds no tensor of "
                 "outputs.", "return the logits tensor from forward()")
+        return False
+    if out.ndim == 0 or out.shape[0] != ctx.x.shape[0] and out.numel() == 1:
+        ctx.add("MODEL_ERROR", "error",
+                f"model(inputs) returned a single number (shape {shape(out)}) for a batch of {ctx.x.shape[0]} rows: "
+                f"forward() reduces its output (a .mean()/.sum(), or it returns a loss); a classifier returns one "
+                f"row of logits per input, shape (N, L).", "return the (N, L) logits from forward(), no reduction")
         return False
     output_not_tensor(ctx, note)
     ctx.out = out.detach()

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from helpers.diagnose.context import Context, fmt, labels, pct, seed, unwrap
+from helpers.diagnose.context import Context, fmt, labels, pct, seed
 from helpers.diagnose.loss import loss_value
 from helpers.diagnose.optimizer import build_optimizer, learning_rate, weight_decay
 from helpers.diagnose.registry import rule
@@ -31,7 +31,7 @@ def model_in_eval(ctx: Context) -> None:
 def _closure(ctx: Context, opt) -> torch.Tensor:
     opt.zero_grad()
     seed(ctx.device)
-    loss = loss_value(ctx, unwrap(ctx.model(ctx.x), tuple(ctx.y.shape))[0])
+    loss = loss_value(ctx, ctx.pick(ctx.model(ctx.x)))
     loss.backward()
     return loss
 
@@ -104,7 +104,7 @@ def probe(ctx: Context) -> None:
         opt.zero_grad(set_to_none=True)
         seed(dev)
         try:
-            out = unwrap(model(ctx.x), tuple(ctx.y.shape))[0]
+            out = ctx.pick(model(ctx.x))
             loss = loss_value(ctx, out)
         except Exception as e:  # noqa: BLE001
             ctx.add("NO_LEARNING", "error", f"the probe's step {step} raises {type(e).__name__}: {str(e)[:300]}",
@@ -134,7 +134,7 @@ def probe(ctx: Context) -> None:
             return
     seed(dev)
     with torch.no_grad():
-        out_after = unwrap(model(ctx.x), tuple(ctx.y.shape))[0]
+        out_after = ctx.pick(model(ctx.x))
         after = loss_value(ctx, out_after).item()
     ctx.out_after = out_after.detach()
     ctx.facts.update(probe_steps=ctx.probe_steps, probe_loss_before=before, probe_loss_after=after)
