@@ -84,6 +84,7 @@ def _optimizer_case(make, **kw) -> Report:
 _LOGITS = torch.randn(200, L, generator=torch.Generator().manual_seed(3)) * 2
 _YP = (torch.sigmoid(_LOGITS + torch.randn(200, L, generator=torch.Generator().manual_seed(4))) > 0.5).float()
 _YP[_YP.sum(1) < 2, :2] = 1  # several labels per row
+_SWAP = [1, 0, *range(2, L)]  # two label columns exchanged at evaluation
 _SPARSE = torch.zeros(200, 20)
 _SPARSE[torch.arange(200), torch.arange(200) % 20] = 1  # 5% positive
 
@@ -169,6 +170,10 @@ CASES = {
                                                     scores=_LOGITS.sigmoid())),
     "ACCURACY_PARADOX": (lambda: check_predictions(torch.zeros_like(_SPARSE), _SPARSE),
                          lambda: check_predictions((_LOGITS > 0).float(), _YP)),
+    "LABEL_COLUMNS_MISALIGNED": (lambda: check_predictions((_LOGITS > 0).float(), _YP[:, _SWAP], scores=_LOGITS,
+                                                           train_targets=_YP),
+                                 lambda: check_predictions((_LOGITS > 0).float(), _YP, scores=_LOGITS,
+                                                           train_targets=_YP)),
     "LOSS_NON_FINITE": (lambda: _monitor([*_FALLING[:5], math.nan, *_FALLING[5:]]), lambda: _monitor(_FALLING)),
     "LOSS_AT_LN2": (lambda: _monitor(_FLAT_CHANCE), lambda: _monitor(_FALLING)),
     "LOSS_AT_PRIOR": (lambda: _monitor(_AT_PRIOR, train_targets=_Y_SPARSE_TRAIN),

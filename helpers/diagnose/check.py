@@ -17,6 +17,8 @@ from helpers.diagnose import outputs, pos_weight, probe, targets
 from helpers.diagnose.context import Context, as_tensor, cpu_threads, fork_rng, model_device
 from helpers.diagnose.report import Report, sort_findings
 
+PROBE_STEPS_MAX = 1000  # check_setup refuses a longer probe (it would run for minutes with no progress shown)
+
 
 def _validate_criterion(criterion) -> None:
     if isinstance(criterion, type):
@@ -129,8 +131,12 @@ def check_setup(
     tt = None if train_targets is None else as_tensor(train_targets, "train_targets")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
-    if isinstance(probe_steps, bool) or not isinstance(probe_steps, int) or probe_steps < 0:
+    if isinstance(probe_steps, (bool, np.bool_)) or not isinstance(probe_steps, (int, np.integer)) or probe_steps < 0:
         raise ValueError(f"probe_steps must be an int >= 0, got {probe_steps!r}")
+    if probe_steps > PROBE_STEPS_MAX:
+        raise ValueError(f"probe_steps={probe_steps} is above the cap of {PROBE_STEPS_MAX}: the probe overfits one "
+                         f"batch, and 20-200 steps tell whether the loss falls; pass probe_steps=200 or less")
+    probe_steps = int(probe_steps)
     _validate_tensors(x, y, tt)
     try:
         model_copy = copy.deepcopy(model)

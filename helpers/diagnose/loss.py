@@ -378,7 +378,7 @@ def loss_at_init(ctx: Context, neutral: float | None, prior: float | None) -> bo
 
 @rule("BIAS_INIT", "info",
       f"BCE on sparse labels: the loss at zero logits is > {BIAS_INIT_RATIO:g}x the prior predictor's; init the "
-      f"final bias to the base rates.", "bias = torch.logit(base_rate)")
+      f"final bias to the base rates to start at the prior's loss (it shortens the all-zero phase, not skips it).", "bias = torch.logit(base_rate)")
 def bias_init(ctx: Context, neutral: float | None, prior: float | None) -> None:
     if (ctx.kind in ("bce_logits", "bce") and neutral and prior and neutral > BIAS_INIT_RATIO * prior
             and 0 < ctx.base_rate < 1):
@@ -387,5 +387,7 @@ def bias_init(ctx: Context, neutral: float | None, prior: float | None) -> None:
                 f"labels are imbalanced (mean base rate {pct(rate)}): predicting each label's base rate gives loss "
                 f"{fmt(prior)} against {fmt(neutral)} at zero logits ({fmt(neutral / prior)}x), so the first steps "
                 f"mostly learn 'predict fewer {'positives' if rate < 0.5 else 'negatives'}'. Initializing the final "
-                f"bias to the base rates skips that phase.",
+                f"bias to the base rates starts the model at that loss and shortens the way out of this phase; it "
+                f"does not make it predict positives: a label present in under half of the rows is predicted absent "
+                f"at 0.5 by its prior, by construction.",
                 "last.bias.data = torch.logit(Y_train.float().mean(0).clamp(1e-3, 1 - 1e-3))")

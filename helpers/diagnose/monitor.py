@@ -397,8 +397,8 @@ def loss_flat(mon: Monitor, losses, rates, true, out: list) -> None:
       f"in [{RATE_TRUE_RANGE[0]:.0%}, {RATE_TRUE_RANGE[1]:.0%}]: predictions drifted to all-absent or all-present.",
       "check the loss and pos_weight; tune per-label thresholds")
 def pred_rate_collapse(mon: Monitor, losses, rates, true, out: list) -> None:
-    if len(rates) < MIN_STEPS or not true:
-        return
+    if len(rates) < MIN_STEPS or not true or mon.non_finite is not None:
+        return  # after a non-finite loss, NaN outputs compare false with 0.5: LOSS_NON_FINITE says what happened
     last, first = _windows(rates)[-1], _windows(rates)[0]
     true_rate = sum(true) / len(true)
     if RATE_TRUE_RANGE[0] <= true_rate <= RATE_TRUE_RANGE[1] and (last < RATE_LOW or last > RATE_HIGH):
@@ -445,27 +445,54 @@ def grad_exploding(mon: Monitor, losses, rates, true, out: list) -> None:
 
 @rule("LOSS_UNSTABLE", "warning",
       f"the loss diverges (last tenth of the steps > {DIVERGE_RATIO:g}x the best tenth) or oscillates (the "
-      f"second half's windows swing by more than {OSCILLATE_SPREAD:.0%} of their mean): the lr is too high.",
+      f"second half's windows swing by more than {OSCILLATE_SPREAD:.0%} of their mean and 3 standard errors), after "
+      "removing what the number of positives per batch explains: the lr is too high.",
       "lower the lr (x0.1); a scheduler")
+def _adjusted_for_positives(losses: list[float], true: list[float]) -> tuple[list[float], float] | None:
+    """The step losses with the part explained by each batch's share of positives removed (least squares on
+    the steps' positive rate), and the R^2 of that fit; None when the rates were not recorded per step."""
+    if len(true) != len(losses) or len(losses) < 2 * MIN_STEPS:
+        return None
+    pairs = [(t, v) for t, v in zip(true, losses, strict=True) if math.isfinite(v)]
+    mt = sum(t for t, _ in pairs) / len(pairs)
+    mv = sum(v for _, v in pairs) / len(pairs)
+    stt = sum((t - mt) ** 2 for t, _ in pairs)
+    if stt <= 0:
+        return None
+    slope = sum((t - mt) * (v - mv) for t, v in pairs) / stt
+    svv = sum((v - mv) ** 2 for _, v in pairs)
+    r2 = slope ** 2 * stt / svv if svv > 0 else 0.0
+    return [v - slope * (t - mt) for t, v in pairs], r2
+
+
 def loss_unstable(mon: Monitor, losses, rates, true, out: list) -> None:
     finite = [v for v in losses if math.isfinite(v)]
     if len(finite) < 2 * MIN_STEPS:
         return
-    w = _windows(finite)
+    adj = _adjusted_for_positives(losses, true)
+    series, note = finite, ""
+    if adj is not None and adj[1] > 0.1:  # the batches' positives explain part of the swings: judge the rest
+        series = adj[0]
+        note = (f" (after removing the part explained by the number of positives per batch, which accounts for "
+                f"{pct(adj[1])} of the step-to-step variance)")
+    w = _windows(series)
     best, last = min(w), w[-1]
     half = w[len(w) // 2:]
     mean_half = sum(half) / len(half)
     turns = sum((b - a) * (c - b) < 0 for a, b, c in zip(half, half[1:], half[2:], strict=False))
+    # a window's mean moves by its own noise too: the swing must exceed 3 standard errors of a window
+    chunks = _chunks(series)[len(w) // 2:]
+    se = max(math.sqrt(_var(c) / len(c)) if len(c) > 1 else 0.0 for c in chunks)
     if best > 0 and last > DIVERGE_RATIO * best:
         out.append(Finding("LOSS_UNSTABLE", "warning",
                            f"the loss diverges: it reached {fmt(best)} (best tenth of the steps) and is back at "
-                           f"{fmt(last)} in the last tenth: the lr is too large for this model.",
+                           f"{fmt(last)} in the last tenth{note}: the lr is too large for this model.",
                            "lower the lr (x0.1)"))
-    elif mean_half > 0 and (max(half) - min(half)) > OSCILLATE_SPREAD * mean_half and turns >= 2:
+    elif mean_half > 0 and (max(half) - min(half)) > max(OSCILLATE_SPREAD * mean_half, 3 * se) and turns >= 2:
         out.append(Finding("LOSS_UNSTABLE", "warning",
                            f"the loss oscillates: over the second half of the run its windows range from "
                            f"{fmt(min(half))} to {fmt(max(half))} (mean {fmt(mean_half)}), changing direction {turns} "
-                           f"times: the lr is too large.", "lower the lr (x0.1)"))
+                           f"times{note}: the lr is too large.", "lower the lr (x0.1)"))
 
 
 @rule("VAL_FLAT", "warning",
@@ -504,5 +531,7 @@ def all_zero_phase(mon: Monitor, losses, rates, true, out: list) -> None:
                        f"{'epoch 1' if zero == 1 else f'epochs 1-{zero}'} of {len(ep)} predict{'s' if zero == 1 else ''} no positive label on validation (predicted-positive rate "
                        f"0 at 0.5){f', the metric flat at {fmt(vm[0])}' if vm else ''}: with default init every logit "
                        f"starts near 0, and on sparse labels the first epochs only learn to predict fewer positives. "
-                       f"Initialise the final bias to each label's prior to skip that phase.",
+                       f"Initialising the final bias to each label's prior starts the model at the prior's loss and "
+                       f"shortens this phase; it does not skip it: a label under 50% is still predicted absent at 0.5 "
+                       f"by its prior, by construction, until the model learns from the inputs.",
                        "last.bias.data = torch.logit(Y_train.float().mean(0).clamp(1e-3, 1 - 1e-3))"))
