@@ -96,7 +96,7 @@ def output_shape(ctx: Context) -> None:
                 f"division) or the weights hold NaN.", "assert torch.isfinite(model(x)).all()")
     ctx.facts["n_labels"] = int(o.shape[-1]) if o.ndim >= 2 else 1
     ctx.shapes_ok = ctx.batch_ok
-    if ctx.batch_ok and not ctx.single_label and tuple(o.shape) != tuple(y.shape):
+    if ctx.batch_ok and not ctx.single_label and not ctx.two_way and tuple(o.shape) != tuple(y.shape):
         ctx.shapes_ok = False
         hint = ""
         if o.ndim == y.ndim + 1 and o.shape[-1] == 1:
@@ -117,6 +117,8 @@ def _rng(o: torch.Tensor) -> str:
       "target rows (per position, for (N, C, L) outputs) have 2+ positive labels.",
       "nn.BCEWithLogitsLoss() on logits")
 def softmax_on_multilabel(ctx: Context) -> None:
+    if ctx.two_way:
+        return  # one two-way softmax per label: the labels do not compete
     if not (ctx.kind in ("ce", "nll") or ctx.form in ("softmax", "log_softmax")):
         return
     y = ctx.y

@@ -231,6 +231,8 @@ def _scaled_probe(ctx: Context, before: float) -> tuple[float, float, str] | Non
 def pred_rate(ctx: Context, out: torch.Tensor) -> torch.Tensor:
     """(positions, labels) boolean predictions at 0.5, read as this loss's user would."""
     o = out.float()
+    if ctx.two_way:
+        return ctx.label_rows(torch.softmax(o, dim=1)[:, 1])
     if ctx.kind == "ce":
         p = torch.softmax(o, dim=ctx.class_axis)
     elif ctx.kind == "nll":
