@@ -133,7 +133,8 @@ class Monitor:
             if not bool(torch.isfinite(tt).all()):
                 raise ValueError("Monitor: train_targets contain NaN/inf; mark unknown entries -1 instead")
             known = tt >= 0
-            if not bool(((tt == 0) | (tt == 1) | (tt == -1)).all()):
+            pm_only = bool((tt == -1).any()) and not bool((tt == 0).any())  # {-1, +1}: an encoding, not a mask
+            if pm_only or not bool(((tt == 0) | (tt == 1) | (tt == -1)).all()):
                 raise ValueError("Monitor: train_targets must hold 0/1 (and -1 for unknown entries); got other values "
                                  "(a -1/+1 encoding? use (Y + 1) / 2)")
             self.label_freq = (tt == 1).sum(0) / known.sum(0).clamp(min=1)
