@@ -151,7 +151,8 @@ class Monitor:
         self._true: list[torch.Tensor] = []
         self._pos_per_row: list[torch.Tensor] = []
         self._pos: torch.Tensor | None = None  # positives per label over the batches seen
-        self._known: torch.Tensor | None = None  # known (not -1) entries per label
+        self._known: torch.Tensor | int | None = None  # known (not -1) entries per label
+        self._masked: bool | None = None  # the first targets held -1 (unknown) entries
         self._grad: list[float] = []
         self.outputs_form: str | None = None  # "logits", "probabilities" or "softmax", decided at the first outputs
         self.non_finite: tuple[int, str, float] | None = None  # (step, tensor named, loss value)
@@ -210,17 +211,21 @@ class Monitor:
                 self._rate.append(pred.float().mean())
             if targets is not None:
                 yb = _tensor(targets, "targets").detach()
+                if self._masked is None:  # decided once: do the targets mark unknown entries with -1?
+                    self._masked = bool((yb < 0).any())
                 pos = yb > 0.5
-                if yb.ndim >= 2:
+                if yb.ndim >= 2 and self._masked:
                     known = yb >= 0
                     self._true.append(pos.sum() / known.sum().clamp(min=1))
-                    self._pos_per_row.append(pos.float().sum(-1).mean())
-                    if yb.ndim == 2 and yb.shape[1] == self.n_labels:
-                        ps, ks = pos.sum(0), known.sum(0)
-                        self._pos = ps if self._pos is None else self._pos + ps
-                        self._known = ks if self._known is None else self._known + ks
                 else:
                     self._true.append(pos.float().mean())
+                if yb.ndim >= 2 and self.kind == "softmax":
+                    self._pos_per_row.append(pos.float().sum(-1).mean())
+                if self.label_freq is None and yb.ndim == 2 and yb.shape[1] == self.n_labels:
+                    ps = pos.sum(0)
+                    ks = (yb >= 0).sum(0) if self._masked else yb.shape[0]
+                    self._pos = ps if self._pos is None else self._pos + ps
+                    self._known = ks if self._known is None else self._known + ks
         if grad_norm is None and isinstance(model, nn.Module):
             norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
             grad_norm = float(torch.linalg.vector_norm(torch.stack(norms))) if norms else None
@@ -240,7 +245,8 @@ class Monitor:
         if self.label_freq is not None:
             return self.label_freq, "the training targets"
         if self._pos is not None:
-            return (self._pos.double() / self._known.double().clamp(min=1)).cpu(), "the batches' targets"
+            known = self._known.double().clamp(min=1) if isinstance(self._known, torch.Tensor) else max(self._known, 1)
+            return (self._pos.double() / known).cpu(), "the batches' targets"
         return None, "no targets given"
 
     def neutral_loss(self) -> float | None:
