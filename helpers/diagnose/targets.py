@@ -109,10 +109,9 @@ def single_label(ctx: Context) -> None:
     # a sigmoid loss on one-hot data: every row of the batch (and of train_targets) has exactly one positive
     tt = ctx.tt
     if kind in ("bce_logits", "bce") and y.ndim == 2 and y.shape[1] > 2 and y.shape[0] >= 8 and finite:
-        one = bool(((y.float() > 0.5).sum(1) == 1).all())
-        tt_one = tt is None or (tt.ndim == 2 and tt.shape[1] == y.shape[1]
-                                and bool(((tt.float() > 0.5).sum(1) == 1).all()))
-        if one and tt_one:
+        one = bool(((y > 0.5).sum(1) == 1).all())
+        if one and (tt is None or (tt.ndim == 2 and tt.shape[1] == y.shape[1]
+                                   and bool(((tt > 0.5).sum(1) == 1).all()))):
             ctx.one_hot = True
             src = "and of train_targets " if tt is not None else ""
             ctx.add("SINGLE_LABEL_TARGETS", "info",
@@ -222,7 +221,9 @@ def train_targets_values(ctx: Context) -> None:
     tt = ctx.tt
     if tt is None or ctx.single_label or ctx.two_way:
         return
-    tf = tt.float()
+    tf = tt if tt.is_floating_point() else tt.float()
+    if tf.is_floating_point() and bool(((tf == 0) | (tf == 1)).all()):
+        return  # the usual case, without sorting millions of values
     n_nan, n_inf = int(torch.isnan(tf).sum()), int(torch.isinf(tf).sum())
     if n_nan or n_inf:
         ctx.add("NON_FINITE", "error",
