@@ -2,8 +2,8 @@
 
 * :func:`check_setup` looks at a model, a loss and one batch before training, and reports the
   mistakes that make a multi-label classifier not train;
-* :func:`check_predictions` looks at 0/1 predictions (and the scores they came from) and reports
-  how they were made or scored wrongly;
+* :func:`check_predictions` looks at 0/1 predictions (and the scores they came from, and the
+  training labels with ``train_targets=``) and reports how they were made or scored wrongly;
 * :class:`Monitor` watches a training run (``helpers.train.fit`` runs one by default) and reports
   what only shows during training.
 

@@ -4,7 +4,7 @@ with the same codes, findings and report as the checker.
 
 In your own loop, two lines::
 
-    mon = Monitor(n_labels)
+    mon = Monitor(n_labels, train_targets=Y_train)   # the labels' frequencies give the prior's loss
     for epoch in range(epochs):
         for xb, yb in loader:
             out = model(xb); loss = criterion(out, yb); loss.backward()
@@ -13,9 +13,14 @@ In your own loop, two lines::
         mon.end_epoch(val_metric=val_map)        # optional: enables VAL_FLAT and ALL_ZERO_PHASE
     mon.report()
 
-It is cheap: per step it keeps the loss, the predicted-positive rate, the true rate and the
-gradient norm as small tensors (no copy of the outputs), and names the first non-finite tensor
-only when a loss first turns NaN/inf. ``helpers.train.fit`` runs one by default
+It judges the loss against two references: ln 2 per label, the loss of outputs at 0
+(``LOSS_AT_LN2``), and the loss of the best constant predictor, the mean binary entropy of the
+label frequencies (``LOSS_AT_PRIOR``: the model learned only the base rates); and against its own
+noise (``LOSS_FLAT``: the parameters do not move). It is cheap: per step it keeps the loss, the
+predicted-positive rate, the true rate, the positives per label and the gradient norm as small
+tensors (no copy of the outputs); it reads the outputs' width and form (logits or probabilities)
+at the first update only, and names the first non-finite tensor only when a loss first turns
+NaN/inf. ``python -m helpers.diagnose.cost`` measures it. ``helpers.train.fit`` runs one by default
 (``result.monitor``).
 """
 
