@@ -360,7 +360,7 @@ def loss_at_ln2(mon: Monitor, losses, rates, true, out: list) -> None:
       f"the loss over the last two tenths of the steps is within {PRIOR_TOL:.0%} of the prior's loss (the mean binary "
       "entropy of the label frequencies, from train_targets or the batches): the model learned only the base rates.",
       "check inputs and labels align; more capacity or a larger lr; check the features reach the head",
-      see="08 §3 (shuffled labels); 07 §1 (learning rate) and §6 (unnormalised inputs)")
+      see="08 §3 (shuffled labels); 07 §1 (learning rate), §6 (unnormalised inputs) and §7 (weight decay)")
 def loss_at_prior(mon: Monitor, losses, rates, true, out: list) -> None:
     got, prior, neutral = _last_windows(losses), mon.prior_loss(), mon.neutral_loss()
     if got is None or prior is None or prior <= 0 or (neutral is not None and prior >= (1 - LN2_TOL) * neutral):
@@ -375,7 +375,8 @@ def loss_at_prior(mon: Monitor, losses, rates, true, out: list) -> None:
                        f"for every input: the model has learned the base rates and nothing that depends on the input. "
                        f"Causes: inputs that carry no information about the labels, or labels misaligned with their "
                        f"inputs (shuffled or sorted separately); too little capacity or too small an lr to get past "
-                       f"the base rates; features that do not reach the head (a detached or frozen body, a constant "
+                       f"the base rates; a weight decay far too large (it pulls every weight to 0, leaving the biases: "
+                       f"the base rates); features that do not reach the head (a detached or frozen body, a constant "
                        f"input).",
                        "assert len(X) == len(Y); train on 100 examples until the loss falls well below the prior"))
 
