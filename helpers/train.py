@@ -178,7 +178,7 @@ def fit(
 
     rows = []
     n = len(Xtr)
-    mon = _monitor_for(setup, criterion, Ytr.shape[1]) if monitor else None
+    mon = _monitor_for(setup, criterion, data.Y_train, pw) if monitor else None
     name = losses_mod.setup_name(setup.name, strategy if strategy != "custom" else "none")
     bar = tqdm(range(epochs), desc=name, disable=not progress, leave=False, unit="epoch")
     t_start = time.perf_counter()
@@ -226,9 +226,14 @@ def fit(
     )
 
 
-def _monitor_for(setup: losses_mod.LossSetup, criterion: nn.Module, n_labels: int) -> Monitor:
-    """A Monitor whose chance loss matches the criterion: ln 2 per label for BCE on logits, log C
-    for a softmax loss, none for the rest."""
+def _monitor_for(setup: losses_mod.LossSetup, criterion: nn.Module, Y_train, pos_weight) -> Monitor:
+    """A Monitor whose reference losses match the criterion: ln 2 per label and the prior's loss
+    (from the training labels and the pos_weight) for BCE on logits, log C for a softmax loss,
+    none for the rest."""
     kind = ("bce" if isinstance(criterion, nn.BCEWithLogitsLoss) else
             "softmax" if isinstance(criterion, nn.CrossEntropyLoss) else "other")
-    return Monitor(n_labels, loss=kind)
+    if kind != "bce":
+        return Monitor(Y_train.shape[1], loss=kind)
+    pw = None if pos_weight is None else pos_weight.detach().cpu().float()
+    usable = pw is not None and bool(torch.isfinite(pw).all()) and bool((pw > 0).all())  # else the monitor names the NaN
+    return Monitor(Y_train.shape[1], loss=kind, train_targets=Y_train, pos_weight=pw if usable else None)

@@ -60,6 +60,15 @@ def _raises(out, y):
     raise ValueError("boom")
 
 
+def _masked_bce(out, y):
+    known = (y >= 0).float()
+    return (F.binary_cross_entropy_with_logits(out, y.clamp(min=0), reduction="none") * known).sum() / known.sum()
+
+
+_Y_MASKED = torch.where((Y == 0) & (torch.arange(L) % 3 == 0), torch.tensor(-1.0), Y)  # some negatives unknown
+_FREQ = Y_TRAIN.mean(0)
+
+
 def _opt(make):
     model = mlp()
     return model, make(model)
@@ -75,12 +84,13 @@ def _optimizer_case(make, **kw) -> Report:
 _LOGITS = torch.randn(200, L, generator=torch.Generator().manual_seed(3)) * 2
 _YP = (torch.sigmoid(_LOGITS + torch.randn(200, L, generator=torch.Generator().manual_seed(4))) > 0.5).float()
 _YP[_YP.sum(1) < 2, :2] = 1  # several labels per row
+_SWAP = [1, 0, *range(2, L)]  # two label columns exchanged at evaluation
 _SPARSE = torch.zeros(200, 20)
 _SPARSE[torch.arange(200), torch.arange(200) % 20] = 1  # 5% positive
 
 
-def _monitor(losses, *, outputs=None, targets=None, grads=None, epochs=None) -> Report:
-    mon = Monitor(L)
+def _monitor(losses, *, outputs=None, targets=None, grads=None, epochs=None, **kw) -> Report:
+    mon = Monitor(L, **kw)
     for i, v in enumerate(losses):
         mon.update(loss=torch.tensor(float(v)), outputs=outputs, targets=targets,
                    grad_norm=None if grads is None else grads[i])
@@ -91,6 +101,10 @@ def _monitor(losses, *, outputs=None, targets=None, grads=None, epochs=None) -> 
 
 _FALLING = [1.0 * 0.9**i for i in range(40)]
 _FLAT_CHANCE = [math.log(2) + 0.002 * ((-1) ** i) for i in range(40)]
+_Y_SPARSE_TRAIN = (torch.rand(500, L, generator=torch.Generator().manual_seed(5)) < 0.1).float()
+_PRIOR = float(-(lambda p: p * p.log() + (1 - p) * (1 - p).log())(_Y_SPARSE_TRAIN.mean(0)).mean())
+_AT_PRIOR = [0.69 - (0.69 - _PRIOR) * (1 - 0.8**i) for i in range(40)]  # falls to the prior and stays
+_NOISY_FLAT = [0.5 + 0.05 * math.sin(1.7 * i) for i in range(40)]  # moves from batch to batch, not over the run
 
 
 def _epochs_monitor(train, val, rate) -> Report:
@@ -133,6 +147,10 @@ CASES = {
     "POS_WEIGHT_INVALID": (lambda: check(criterion=nn.BCEWithLogitsLoss(pos_weight=torch.full((L,), math.inf))),
                            lambda: check(criterion=nn.BCEWithLogitsLoss(
                                pos_weight=(len(Y_TRAIN) - Y_TRAIN.sum(0)) / Y_TRAIN.sum(0)))),
+    "POS_WEIGHT_INVERTED": (lambda: check(criterion=nn.BCEWithLogitsLoss(pos_weight=_FREQ / (1 - _FREQ))),
+                            lambda: check(criterion=nn.BCEWithLogitsLoss(pos_weight=(1 - _FREQ) / _FREQ))),
+    "MASKED_TARGETS": (lambda: check(criterion=_masked_bce, y=_Y_MASKED), lambda: check(criterion=_masked_bce)),
+    "MASK_NOT_IGNORED": (lambda: check(y=_Y_MASKED), lambda: check(criterion=_masked_bce, y=_Y_MASKED)),
     "OPTIMIZER_PARAMS": (lambda: _optimizer_case(lambda m: torch.optim.Adam(m[0].parameters())),
                          lambda: _optimizer_case(lambda m: torch.optim.Adam(m.parameters()))),
     "LEARNING_RATE": (lambda: _optimizer_case(lambda m: torch.optim.Adam(m.parameters(), lr=1.0)),
@@ -152,8 +170,15 @@ CASES = {
                                                     scores=_LOGITS.sigmoid())),
     "ACCURACY_PARADOX": (lambda: check_predictions(torch.zeros_like(_SPARSE), _SPARSE),
                          lambda: check_predictions((_LOGITS > 0).float(), _YP)),
+    "LABEL_COLUMNS_MISALIGNED": (lambda: check_predictions((_LOGITS > 0).float(), _YP[:, _SWAP], scores=_LOGITS,
+                                                           train_targets=_YP),
+                                 lambda: check_predictions((_LOGITS > 0).float(), _YP, scores=_LOGITS,
+                                                           train_targets=_YP)),
     "LOSS_NON_FINITE": (lambda: _monitor([*_FALLING[:5], math.nan, *_FALLING[5:]]), lambda: _monitor(_FALLING)),
-    "LOSS_AT_CHANCE": (lambda: _monitor(_FLAT_CHANCE), lambda: _monitor(_FALLING)),
+    "LOSS_AT_LN2": (lambda: _monitor(_FLAT_CHANCE), lambda: _monitor(_FALLING)),
+    "LOSS_AT_PRIOR": (lambda: _monitor(_AT_PRIOR, train_targets=_Y_SPARSE_TRAIN),
+                      lambda: _monitor([v * 0.5 for v in _AT_PRIOR], train_targets=_Y_SPARSE_TRAIN)),
+    "LOSS_FLAT": (lambda: _monitor(_NOISY_FLAT), lambda: _monitor(_FALLING)),
     "PRED_RATE_COLLAPSE": (lambda: _monitor(_FALLING, outputs=torch.full((96, L), -3.0), targets=Y),
                            lambda: _monitor(_FALLING, outputs=(Y - 0.5) * 4, targets=Y)),
     "GRAD_VANISHING": (lambda: _monitor(_FALLING, grads=[0.5 * 0.5**i for i in range(40)]),
@@ -173,6 +198,7 @@ def test_every_registered_rule_has_a_positive_and_a_negative_case():
     assert set(CASES) == set(RULES), f"missing: {set(RULES) - set(CASES)}; unknown: {set(CASES) - set(RULES)}"
     for code, r in RULES.items():
         assert r.func is not None and r.func.code == code and r.doc and "\n" not in r.doc and r.fix
+        assert r.see and r.see[:2].isdigit(), f"{code}: no notebook section to see (registry.SEE)"
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
@@ -181,6 +207,7 @@ def test_rule_positive(code):
     assert code in report, f"{code} not reported:\n{report}"
     f = report.get(code)
     assert f.message and f.fix and f.severity in RULES[code].severities
+    assert f"Next: notebook {RULES[code].see}." in f.message  # every finding names the next step
 
 
 @pytest.mark.parametrize("code", sorted(CASES))

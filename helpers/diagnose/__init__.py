@@ -2,8 +2,8 @@
 
 * :func:`check_setup` looks at a model, a loss and one batch before training, and reports the
   mistakes that make a multi-label classifier not train;
-* :func:`check_predictions` looks at 0/1 predictions (and the scores they came from) and reports
-  how they were made or scored wrongly;
+* :func:`check_predictions` looks at 0/1 predictions (and the scores they came from, and the
+  training labels with ``train_targets=``) and reports how they were made or scored wrongly;
 * :class:`Monitor` watches a training run (``helpers.train.fit`` runs one by default) and reports
   what only shows during training.
 
@@ -40,7 +40,7 @@ from helpers.diagnose import loss, monitor, optimizer, outputs, pos_weight, pred
 from helpers.diagnose.check import check_setup
 from helpers.diagnose.context import PROBE_SEED, SMALL_MODEL_PARAMS
 from helpers.diagnose.loss import BIAS_INIT_RATIO, INIT_LOSS_RATIO, LOGIT_STD_MAX
-from helpers.diagnose.monitor import Monitor
+from helpers.diagnose.monitor import Monitor, binary_entropy
 from helpers.diagnose.optimizer import LR_MAX_ADAPTIVE, LR_MAX_SGD, PROBE_LR, WD_MAX_COUPLED, WD_MAX_SHRINK
 from helpers.diagnose.pos_weight import POS_WEIGHT_MAX
 from helpers.diagnose.predictions import check_predictions
@@ -57,7 +57,7 @@ __doc__ = (__doc__ or "") + "\n" + CODE_TABLE
 __all__ = [
     "BIAS_INIT_RATIO", "CODES", "CODE_SEVERITIES", "CODE_TABLE", "COLLAPSE_HIGH", "COLLAPSE_LOW",
     "COLLAPSE_TRUE_RANGE", "Finding", "INIT_LOSS_RATIO", "LOGIT_STD_MAX", "LR_MAX_ADAPTIVE", "LR_MAX_SGD",
-    "Monitor", "POS_WEIGHT_MAX", "PROBE_LR", "PROBE_MIN_DECREASE", "PROBE_SEED", "RARE_MIN_COUNT",
+    "Monitor", "POS_WEIGHT_MAX", "binary_entropy", "PROBE_LR", "PROBE_MIN_DECREASE", "PROBE_SEED", "RARE_MIN_COUNT",
     "RARE_MIN_RATE", "RULES", "Report", "SEVERITIES", "SMALL_MODEL_PARAMS", "WD_MAX_COUPLED", "WD_MAX_SHRINK",
     "check_predictions", "check_setup", "code_table", "readme_codes",
     "loss", "monitor", "optimizer", "outputs", "pos_weight", "predictions", "probe", "targets",

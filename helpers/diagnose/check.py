@@ -17,6 +17,8 @@ from helpers.diagnose import outputs, pos_weight, probe, targets
 from helpers.diagnose.context import Context, as_tensor, cpu_threads, fork_rng, model_device
 from helpers.diagnose.report import Report, sort_findings
 
+PROBE_STEPS_MAX = 1000  # check_setup refuses a longer probe (it would run for minutes with no progress shown)
+
 
 def _validate_criterion(criterion) -> None:
     if isinstance(criterion, type):
@@ -76,17 +78,21 @@ def _run(ctx: Context) -> None:
              inputs_shape=list(ctx.x.shape), inputs_dtype=str(ctx.x.dtype),
              targets_shape=list(ctx.y.shape), targets_dtype=str(ctx.y.dtype), batch_size=int(ctx.y.shape[0]))
     probe.model_in_eval(ctx)
-    loss_rules.loss_unknown(ctx)
-    for rule in (targets.input_dtype, targets.batch_rows, targets.non_finite_batch, targets.single_label,
-                 targets.target_dtype, targets.target_values, targets.no_train_targets, targets.empty_label,
-                 targets.rare_label):
+    for rule in (targets.input_dtype, targets.batch_rows, targets.non_finite_batch):
         rule(ctx)
-    if not outputs.forward(ctx):
+    ran = outputs.forward(ctx)  # first: the tensor the loss uses, and the outputs' shape, decide the target rules
+    f.update(loss=ctx.loss_label, loss_kind=ctx.kind)
+    loss_rules.loss_unknown(ctx)
+    for rule in (targets.single_label, targets.target_dtype, targets.target_values, targets.masked_targets,
+                 targets.no_train_targets, targets.train_targets_values, targets.empty_label, targets.rare_label):
+        rule(ctx)
+    if not ran:
         return
     outputs.check_outputs(ctx)
     if not ctx.single_label and bool(torch.isfinite(ctx.out).all()):
         targets.batch_too_small(ctx)
         pos_weight.pos_weight_invalid(ctx)
+        pos_weight.pos_weight_inverted(ctx)
     loss_rules.check_loss(ctx)
     if ctx.probe_steps > 0 and ctx.loss_ok:
         probe.probe(ctx)
@@ -125,8 +131,12 @@ def check_setup(
     tt = None if train_targets is None else as_tensor(train_targets, "train_targets")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
-    if isinstance(probe_steps, bool) or not isinstance(probe_steps, int) or probe_steps < 0:
+    if isinstance(probe_steps, (bool, np.bool_)) or not isinstance(probe_steps, (int, np.integer)) or probe_steps < 0:
         raise ValueError(f"probe_steps must be an int >= 0, got {probe_steps!r}")
+    if probe_steps > PROBE_STEPS_MAX:
+        raise ValueError(f"probe_steps={probe_steps} is above the cap of {PROBE_STEPS_MAX}: the probe overfits one "
+                         f"batch, and 20-200 steps tell whether the loss falls; pass probe_steps=200 or less")
+    probe_steps = int(probe_steps)
     _validate_tensors(x, y, tt)
     try:
         model_copy = copy.deepcopy(model)

@@ -5,6 +5,7 @@ finding the logits in what a model returns, the form of the outputs, devices and
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -67,30 +68,80 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
 # --- the model's outputs ----------------------------------------------------------------------------
 
 
-def unwrap(raw: Any, like: tuple[int, ...] | None = None) -> tuple[torch.Tensor | None, str | None]:
-    """The logits tensor in what the model returned, and a note saying where it was found. In a
-    dict without a ``logits`` entry, the entry shaped like the targets (``like``) is preferred."""
+def tensor_entries(raw: Any) -> list[tuple[Any, torch.Tensor]]:
+    """The tensors in what a model returned, with their keys: dict keys, tuple indices or attribute names."""
+    if isinstance(raw, Mapping):
+        return [(k, v) for k, v in raw.items() if isinstance(v, torch.Tensor)]
+    if isinstance(raw, (tuple, list)):
+        return [(i, v) for i, v in enumerate(raw) if isinstance(v, torch.Tensor)]
+    attrs = getattr(raw, "__dict__", None)
+    if isinstance(attrs, dict):
+        return [(k, v) for k, v in attrs.items() if isinstance(v, torch.Tensor)]
+    return []
+
+
+def rebuild(raw: Any, key: Any, value: torch.Tensor) -> Any:
+    """A shallow copy of ``raw`` (dict, tuple, namedtuple, list or object) with entry ``key`` replaced."""
+    if isinstance(raw, Mapping):
+        new = copy.copy(raw)
+        try:
+            new[key] = value
+        except TypeError:  # a read-only mapping
+            new = {**raw, key: value}
+        if type(new) is not dict and isinstance(key, str) and hasattr(new, key):  # a ModelOutput-like mapping
+            with contextlib.suppress(Exception):
+                object.__setattr__(new, key, value)
+        return new
+    if isinstance(raw, tuple):
+        items = list(raw)
+        items[key] = value
+        return type(raw)(*items) if hasattr(raw, "_fields") else tuple(items)
+    if isinstance(raw, list):
+        items = list(raw)
+        items[key] = value
+        return items
+    new = copy.copy(raw)
+    object.__setattr__(new, key, value)
+    return new
+
+
+def where(raw: Any, key: Any) -> str:
+    """How entry ``key`` of ``raw`` is written in code: out['probs'], out[1], out.logits."""
+    if isinstance(raw, Mapping):
+        return f"out[{key!r}]"
+    if isinstance(raw, (tuple, list)):
+        return f"out[{key}]"
+    return f"out.{key}"
+
+
+def unwrap(raw: Any, like: tuple[int, ...] | None = None, key: Any = None) -> tuple[torch.Tensor | None, str | None]:
+    """The logits tensor in what the model returned, and a note saying where it was found. ``key``
+    (the entry the loss was seen to use) wins; else in a dict the ``logits`` entry; in a tuple,
+    a dict without ``logits`` or an object, the entry shaped like the targets (``like``), else the
+    first tensor."""
     if isinstance(raw, torch.Tensor):
         return raw, None
+    entries = tensor_entries(raw)
+    kind = type(raw).__name__
+    if key is not None:
+        for k, v in entries:
+            if k == key:
+                return v, (f"the model returns a {kind}; the criterion takes it whole and uses {where(raw, k)} "
+                           f"(shape {shape(v)}), so the checks judged that tensor")
     if isinstance(raw, Mapping):
-        for key in ("logits", "out", "output", "outputs"):
-            if isinstance(raw.get(key), torch.Tensor):
-                return raw[key], f"the model returns a {type(raw).__name__}; checks used its {key!r} entry"
-        tensors = [k for k, v in raw.items() if isinstance(v, torch.Tensor)]
-        shaped = [k for k in tensors if like is not None and tuple(raw[k].shape) == tuple(like)]
-        if shaped:
-            return raw[shaped[0]], (f"the model returns a {type(raw).__name__} without a 'logits' entry; checks "
-                                    f"used {shaped[0]!r}, the entry shaped like the targets {tuple(like)}")
-        if tensors:
-            return raw[tensors[0]], (f"the model returns a {type(raw).__name__}; checks used its first tensor "
-                                     f"entry {tensors[0]!r}")
+        for name in ("logits", "out", "output", "outputs"):
+            if isinstance(raw.get(name), torch.Tensor):
+                return raw[name], f"the model returns a {kind}; checks used its {name!r} entry"
+    elif isinstance(getattr(raw, "logits", None), torch.Tensor):
+        return raw.logits, f"the model returns a {kind}; checks used its .logits"
+    if not entries:
         return None, None
-    if isinstance(getattr(raw, "logits", None), torch.Tensor):
-        return raw.logits, f"the model returns a {type(raw).__name__}; checks used its .logits"
-    if isinstance(raw, (tuple, list)) and raw and isinstance(raw[0], torch.Tensor):
-        return raw[0], (f"the model returns a {type(raw).__name__} of {len(raw)}; checks used element 0, "
-                        f"shape {shape(raw[0])}")
-    return None, None
+    shaped = [(k, v) for k, v in entries if like is not None and tuple(v.shape) == tuple(like)]
+    k, v = shaped[0] if shaped else entries[0]
+    why = (f"the one shaped like the targets {tuple(like)}" if shaped
+           else "the first tensor" + (f" (none is shaped like the targets {tuple(like)})" if like else ""))
+    return v, (f"the model returns a {kind} of {len(entries)} tensors; checks used {where(raw, k)}, shape "
+               f"{shape(v)}, {why}")
 
 
 _NONNEG = (nn.ReLU, nn.ReLU6, nn.Softplus)
@@ -207,6 +258,14 @@ class Context:
         self.loss0: float | None = None
         self.base_rate = 0.0
         self.class_axis = -1  # the axis a softmax (or CrossEntropyLoss) runs over
+        self.out_key: Any = None  # the entry of a tuple/dict/object output the criterion uses (raw_crit)
+        self.raw_crit = False  # the criterion takes the model's whole output (a dict, tuple or object)
+        self.two_way = False  # (N, 2, L) logits with (N, L) class-index targets: a two-way softmax per label
+        self.masked = False  # targets in {0, 1, -1}: -1 is unknown
+
+    def pick(self, raw: Any) -> torch.Tensor | None:
+        """The tensor the checks judge in what the model returned (the one the criterion uses)."""
+        return unwrap(raw, tuple(self.y.shape), self.out_key)[0]
 
     def add(self, code: str, severity: str, message: str, fix: str = "") -> None:
         self.findings.append(Finding(code, severity, message, fix))

@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.diagnose.context import Context, fmt, name_of, pct, shape
+from helpers.diagnose.context import Context, fmt, name_of, pct, rebuild, shape, tensor_entries, where
 from helpers.diagnose.registry import rule
 
 INIT_LOSS_RATIO = 3.0  # LOSS_AT_INIT: first loss > this x max(neutral loss, prior loss)
 LOGIT_STD_MAX = 10.0  # LOSS_AT_INIT: std of the logits above this
 BIAS_INIT_RATIO = 2.0  # BIAS_INIT: neutral loss > this x prior loss
+_RAISED = object()  # loss_error's result when the criterion raised
 
 _KIND_CLASSES: list[tuple[type | tuple[type, ...], str]] = [
     ((nn.BCEWithLogitsLoss, nn.MultiLabelSoftMarginLoss), "bce_logits"),
@@ -89,6 +90,8 @@ def kind_by_behaviour(crit: Any, n_labels: int, device: torch.device, dtype: tor
         return None, f"it raises {type(e).__name__} on float multi-hot targets"
     if v is None or not bool(torch.isfinite(v).all()):
         return None, "it does not return a finite tensor on small known inputs"
+    if not v.is_floating_point():
+        return None, f"it returns a {v.dtype} tensor (not floating: no gradient)"
     try:
         if _close(v, call(z + 3.0, y)):
             return "ce", "its value ignores a constant added to every logit of a row (a softmax over labels)"
@@ -141,6 +144,47 @@ def recognize(ctx: Context) -> None:
             ctx.kind, ctx.kind_how = kinds.pop(), f"it calls {called[0]}"
 
 
+def adopt_raw_criterion(ctx: Context, raw: Any) -> None:
+    """When the model returns a dict/tuple/object and the criterion (not a torch loss) takes it
+    whole, find the tensor it uses (the one its gradient reaches), judge that tensor, and feed
+    the criterion the whole output rebuilt around it from here on."""
+    if _class_kind(ctx.crit):
+        return
+    leaves = {k: v.detach().clone().requires_grad_() for k, v in tensor_entries(raw) if v.is_floating_point()}
+    if not leaves:
+        return
+    rebuilt = raw
+    for k, leaf in leaves.items():
+        rebuilt = rebuild(rebuilt, k, leaf)
+    used: list = []
+    for y in (ctx.y, ctx.y.float()):
+        try:
+            with torch.enable_grad():
+                loss = ctx.crit(rebuilt, y)
+        except Exception:  # noqa: BLE001 -- it does not take the whole output
+            continue
+        if isinstance(loss, torch.Tensor) and loss.requires_grad and loss.is_floating_point():
+            grads = torch.autograd.grad(loss.float().sum(), list(leaves.values()), allow_unused=True)
+            used = [k for k, g in zip(leaves, grads, strict=True) if g is not None]
+        break
+    if not used:
+        return
+    shaped = [k for k in used if tuple(leaves[k].shape) == tuple(ctx.y.shape)]
+    key, user = (shaped or used)[0], ctx.crit
+
+    def on_raw(outputs: torch.Tensor, targets: torch.Tensor):
+        return user(rebuild(raw, key, outputs), targets)
+
+    ctx.crit, ctx.out_key, ctx.raw_crit = on_raw, key, True
+    ctx.facts["criterion_uses"] = where(raw, key)
+    if ctx.kind == "other":
+        n_labels = ctx.y.shape[1] if ctx.y.ndim >= 2 else 3
+        kind, how = kind_by_behaviour(on_raw, n_labels, ctx.device, ctx.param_dtype() or torch.float32)
+        if kind:
+            ctx.kind, ctx.kind_how = kind, f"behaviour on {where(raw, key)}: {how}"
+            ctx.facts["loss_behaviour"] = how
+
+
 @rule("LOSS_UNKNOWN", "info", "the criterion is not recognized (by class, behaviour, name or the torch functions "
       "it calls); loss-specific checks are skipped.", "use a torch.nn loss, or ignore")
 def loss_unknown(ctx: Context) -> None:
@@ -161,8 +205,8 @@ def loss_value(ctx: Context, out: torch.Tensor) -> torch.Tensor:
 
 @rule("LOSS_ERROR", "error", "criterion(outputs, targets) raises; the exception text is reported.",
       "see the finding it names (often TARGET_DTYPE or SHAPE_MISMATCH)")
-def loss_error(ctx: Context) -> torch.Tensor | None:
-    """Run the loss once on the outputs at initialization; the raw result, or None when it raised."""
+def loss_error(ctx: Context) -> Any:
+    """Run the loss once on the outputs at initialization; the raw result, or _RAISED when it raised."""
     try:
         with torch.no_grad():
             return ctx.crit(ctx.out, ctx.y)
@@ -173,7 +217,7 @@ def loss_error(ctx: Context) -> torch.Tensor | None:
                 f"criterion(outputs {shape(ctx.out)} {ctx.out.dtype}, targets {shape(ctx.y)} {ctx.y.dtype}) raises "
                 f"{type(e).__name__}: {str(e)[:300]}" + (f" (explained by {', '.join(related)})" if related else ""),
                 f"see {related[0]}" if related else "call the criterion on one batch to see the traceback")
-        return None
+        return _RAISED
 
 
 @rule("LOSS_REDUCTION", "error/info",
@@ -204,7 +248,14 @@ def check_loss(ctx: Context) -> None:
         # CUDA context (every later CUDA call fails); the finding already says what would happen.
         return
     raw = loss_error(ctx)
-    if raw is None:
+    if raw is _RAISED:
+        return
+    if raw is None or isinstance(raw, torch.Tensor) and not raw.is_floating_point():
+        what = "None (a missing return statement?)" if raw is None else f"a {raw.dtype} tensor"
+        ctx.add("LOSS_ERROR", "error",
+                f"criterion(outputs, targets) returned {what}, not a floating-point tensor: loss.backward() "
+                f"raises or no gradient reaches the model.",
+                "return the loss tensor from the criterion (float; no .long(), .round() or argmax)")
         return
     if not isinstance(raw, torch.Tensor):
         ctx.add("NO_LEARNING", "error",
@@ -222,10 +273,28 @@ def check_loss(ctx: Context) -> None:
                     + ": every gradient will be NaN.", "assert torch.isfinite(loss)")
         return
     ctx.loss_ok = True
+    if ctx.masked:
+        mask_not_ignored(ctx)
     neutral, prior = reference_losses(ctx)
     ctx.facts.update(loss_neutral=neutral, loss_prior=prior)
     if not loss_at_init(ctx, neutral, prior):
         bias_init(ctx, neutral, prior)
+
+
+@rule("MASK_NOT_IGNORED", "error",
+      "targets hold -1 (unknown) entries and the loss changes when the outputs at those entries change: the "
+      "loss trains on them (as negatives, or pushes them below 0).", "a masked loss that ignores entries == -1")
+def mask_not_ignored(ctx: Context) -> None:
+    m = (ctx.y == -1).to(ctx.out.dtype)
+    v1, v2 = _safe_loss(ctx, ctx.out), _safe_loss(ctx, ctx.out + 3.0 * m)
+    if v1 is not None and v2 is not None and abs(v1 - v2) <= 1e-6 * (1 + abs(v1)):
+        return
+    ctx.add("MASK_NOT_IGNORED", "error",
+            f"{int(m.sum())} target entries are -1 (unknown), but {ctx.loss_name}'s value changes when the outputs "
+            f"at those entries change ({fmt(v1)} -> {fmt(v2)}): it trains on the unknown entries, reading -1 as a "
+            f"target below 0 (BCE's loss is then unbounded below) instead of ignoring them.",
+            "known = (y >= 0).float(); loss = (F.binary_cross_entropy_with_logits(out, y.clamp(min=0), "
+            "reduction='none') * known).sum() / known.sum()")
 
 
 def _safe_loss(ctx: Context, out: torch.Tensor) -> float | None:
@@ -251,7 +320,9 @@ def reference_losses(ctx: Context) -> tuple[float | None, float | None]:
         neutral = torch.zeros_like(out) if kind == "ce" else torch.full_like(out, -math.log(c))
         return _safe_loss(ctx, neutral), _safe_loss(ctx, prior_logp)
     src = ctx.tt if ctx.tt is not None and ctx.tt.shape[1:] == y.shape[1:] else y
-    rates = src.detach().float().clamp(0, 1).mean(0, keepdim=True).to(out.device)
+    sf = src.detach().float()
+    known = (sf >= 0).float()  # -1 entries (unknown) left out
+    rates = ((sf.clamp(0, 1) * known).sum(0, keepdim=True) / known.sum(0, keepdim=True).clamp(min=1)).to(out.device)
     ctx.base_rate = rates.mean().item()
     p = rates.clamp(1e-3, 1 - 1e-3).to(out.dtype).expand_as(out)
     if kind == "bce_logits":
@@ -307,7 +378,7 @@ def loss_at_init(ctx: Context, neutral: float | None, prior: float | None) -> bo
 
 @rule("BIAS_INIT", "info",
       f"BCE on sparse labels: the loss at zero logits is > {BIAS_INIT_RATIO:g}x the prior predictor's; init the "
-      f"final bias to the base rates.", "bias = torch.logit(base_rate)")
+      f"final bias to the base rates to start at the prior's loss (it shortens the all-zero phase, not skips it).", "bias = torch.logit(base_rate)")
 def bias_init(ctx: Context, neutral: float | None, prior: float | None) -> None:
     if (ctx.kind in ("bce_logits", "bce") and neutral and prior and neutral > BIAS_INIT_RATIO * prior
             and 0 < ctx.base_rate < 1):
@@ -316,5 +387,7 @@ def bias_init(ctx: Context, neutral: float | None, prior: float | None) -> None:
                 f"labels are imbalanced (mean base rate {pct(rate)}): predicting each label's base rate gives loss "
                 f"{fmt(prior)} against {fmt(neutral)} at zero logits ({fmt(neutral / prior)}x), so the first steps "
                 f"mostly learn 'predict fewer {'positives' if rate < 0.5 else 'negatives'}'. Initializing the final "
-                f"bias to the base rates skips that phase.",
+                f"bias to the base rates starts the model at that loss and shortens the way out of this phase; it "
+                f"does not make it predict positives: a label present in under half of the rows is predicted absent "
+                f"at 0.5 by its prior, by construction.",
                 "last.bias.data = torch.logit(Y_train.float().mean(0).clamp(1e-3, 1 - 1e-3))")

@@ -71,24 +71,32 @@ def optimizer_params(ctx: Context) -> list[str]:
     return missing
 
 
-def build_optimizer(ctx: Context, trainable: list[nn.Parameter]) -> tuple[Any, str]:
-    """A fresh optimizer of the caller's class and hyperparameters over the copy's parameters."""
+def build_optimizer(ctx: Context, trainable: list[nn.Parameter], model: nn.Module | None = None,
+                    lr_scale: float = 1.0) -> tuple[Any, str]:
+    """A fresh optimizer of the caller's class and hyperparameters over the copy's parameters (or
+    ``model``'s), its lr times ``lr_scale``."""
     user = ctx.orig_optimizer
+    model = ctx.model if model is None else model
     if user is None:
-        return ProbeAdam(trainable), f"Adam(lr={PROBE_LR:g}) (no optimizer given)"
-    mapping = {id(po): pc for po, pc in zip(ctx.orig_model.parameters(), ctx.model.parameters(), strict=True)}
+        return ProbeAdam(trainable, lr=PROBE_LR * lr_scale), f"Adam(lr={PROBE_LR * lr_scale:g}) (no optimizer given)"
+    mapping = {id(po): pc for po, pc in zip(ctx.orig_model.parameters(), model.parameters(), strict=True)}
     groups = []
     for g in user.param_groups:
         ps = [mapping[id(p)] for p in g["params"] if id(p) in mapping]
         if ps:
-            groups.append({"params": ps, **{k: copy.deepcopy(v) for k, v in g.items() if k != "params"}})
+            extra = {k: copy.deepcopy(v) for k, v in g.items() if k != "params"}
+            if lr_scale != 1.0 and isinstance(extra.get("lr"), (int, float)):
+                extra["lr"] = extra["lr"] * lr_scale
+            groups.append({"params": ps, **extra})
     if not groups:
         return None, f"{type(user).__name__} holds none of the model's {len(mapping)} parameter tensors"
-    optimizer_params(ctx)
+    if lr_scale == 1.0:
+        optimizer_params(ctx)
     cls = type(user)
     for kwargs in (dict(user.defaults), {}):
         try:
-            return cls(groups, **kwargs), describe(user)
+            opt = cls(groups, **kwargs)
+            return opt, describe(opt if lr_scale != 1.0 else user)
         except Exception:  # noqa: BLE001 -- try without the defaults, then fall back to Adam
             continue
     return ProbeAdam(trainable), f"Adam(lr={PROBE_LR:g}) (could not rebuild {cls.__name__})"

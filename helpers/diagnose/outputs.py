@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from helpers.diagnose.context import Context, fmt, output_form, seed, shape, softmax_axis, unwrap
+from helpers.diagnose.loss import adopt_raw_criterion
 from helpers.diagnose.registry import rule
 
 
@@ -46,10 +47,18 @@ def forward(ctx: Context) -> bool:
     finally:
         for h in handles:
             h.remove()
-    out, note = unwrap(raw, tuple(ctx.y.shape))
+    if not isinstance(raw, torch.Tensor):
+        adopt_raw_criterion(ctx, raw)
+    out, note = unwrap(raw, tuple(ctx.y.shape), ctx.out_key)
     if out is None:
         ctx.add("MODEL_ERROR", "error", f"model(inputs) returned a {type(raw).__name__}, which holds no tensor of "
                 "outputs.", "return the logits tensor from forward()")
+        return False
+    if out.ndim == 0 or out.shape[0] != ctx.x.shape[0] and out.numel() == 1:
+        ctx.add("MODEL_ERROR", "error",
+                f"model(inputs) returned a single number (shape {shape(out)}) for a batch of {ctx.x.shape[0]} rows: "
+                f"forward() reduces its output (a .mean()/.sum(), or it returns a loss); a classifier returns one "
+                f"row of logits per input, shape (N, L).", "return the (N, L) logits from forward(), no reduction")
         return False
     output_not_tensor(ctx, note)
     ctx.out = out.detach()
@@ -87,7 +96,7 @@ def output_shape(ctx: Context) -> None:
                 f"division) or the weights hold NaN.", "assert torch.isfinite(model(x)).all()")
     ctx.facts["n_labels"] = int(o.shape[-1]) if o.ndim >= 2 else 1
     ctx.shapes_ok = ctx.batch_ok
-    if ctx.batch_ok and not ctx.single_label and tuple(o.shape) != tuple(y.shape):
+    if ctx.batch_ok and not ctx.single_label and not ctx.two_way and tuple(o.shape) != tuple(y.shape):
         ctx.shapes_ok = False
         hint = ""
         if o.ndim == y.ndim + 1 and o.shape[-1] == 1:
@@ -108,6 +117,8 @@ def _rng(o: torch.Tensor) -> str:
       "target rows (per position, for (N, C, L) outputs) have 2+ positive labels.",
       "nn.BCEWithLogitsLoss() on logits")
 def softmax_on_multilabel(ctx: Context) -> None:
+    if ctx.two_way:
+        return  # one two-way softmax per label: the labels do not compete
     if not (ctx.kind in ("ce", "nll") or ctx.form in ("softmax", "log_softmax")):
         return
     y = ctx.y

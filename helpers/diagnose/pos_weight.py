@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+from scipy.stats import spearmanr
 
 from helpers.diagnose.context import Context, fmt, labels, shape
 from helpers.diagnose.registry import rule
@@ -89,3 +90,51 @@ def pos_weight_invalid(ctx: Context) -> None:
                 f"criterion.pos_weight exceeds {fmt(POS_WEIGHT_MAX)} for label {labels(big)}{why}: one positive of "
                 f"such a label weighs as much as {fmt(max(p[j] for j in big))} negatives, so a handful of examples "
                 f"dominate its gradient.", fix)
+
+
+INVERTED_RHO = 0.8  # POS_WEIGHT_INVERTED: Spearman correlation of the weights with the label frequencies above this
+
+
+@rule("POS_WEIGHT_INVERTED", "warning",
+      f"pos_weight rises with the labels' frequency (Spearman correlation > {INVERTED_RHO:g} over 3+ labels) or is "
+      "below 1 on labels present in under half of the rows: positives / negatives instead of negatives / positives, "
+      "which weights the rarest labels' positives least.",
+      "pos_weight = (len(Y) - Y.sum(0)) / Y.sum(0)  # negatives over positives")
+def pos_weight_inverted(ctx: Context) -> None:
+    pw = getattr(ctx.pw_owner, "pos_weight", None)
+    if not isinstance(pw, torch.Tensor) or ctx.has("POS_WEIGHT_INVALID", severity="error"):
+        return
+    n_labels = ctx.facts.get("n_labels", ctx.y.shape[-1] if ctx.y.ndim >= 2 else 1)
+    try:
+        w = pw.detach().float().cpu().reshape(-1).expand(n_labels).tolist()
+    except RuntimeError:
+        return
+    if ctx.tt is not None and ctx.facts.get("train_label_counts") is not None:
+        counts, n, src = ctx.facts["train_label_counts"], ctx.tt.shape[0], "train_targets"
+    elif ctx.y.ndim == 2 and ctx.y.shape[1] == n_labels:
+        counts, n, src = (ctx.y.float() > 0.5).sum(0).cpu().tolist(), ctx.y.shape[0], "this batch"
+    else:
+        return
+    idx = [j for j in range(n_labels) if 0 < counts[j] < n]
+    if not idx:
+        return
+    rate = {j: counts[j] / n for j in idx}
+    below = [j for j in idx if rate[j] < 0.5 and w[j] < 1]
+    rho = None
+    if len(idx) >= 3 and len({w[j] for j in idx}) > 1 and len({counts[j] for j in idx}) > 1:
+        rho = float(spearmanr([w[j] for j in idx], [rate[j] for j in idx]).statistic)
+    if not below and not (rho is not None and rho > INVERTED_RHO):
+        return
+    rarest = min(idx, key=lambda j: rate[j])
+    common = max(idx, key=lambda j: rate[j])
+    expected = (n - counts[rarest]) / counts[rarest]
+    trend = f"the weights rise with the labels' frequency (Spearman correlation {fmt(rho)}); " if rho is not None \
+        and rho > INVERTED_RHO else ""
+    low = (f"{len(below)} label{'s' * (len(below) > 1)} present in under half of the rows get a weight below 1 "
+           f"(label {labels(below)}); " if below else "")
+    ctx.add("POS_WEIGHT_INVERTED", "warning",
+            f"criterion.pos_weight is inverted against the label frequencies of {src}: {trend}{low}the rarest label "
+            f"({rarest}, {fmt(100 * rate[rarest])}% positive) gets {fmt(w[rarest])} where negatives / positives is "
+            f"{fmt(expected)}, and the most frequent ({common}, {fmt(100 * rate[common])}%) gets {fmt(w[common])}. "
+            f"Positives / negatives down-weights the rare labels' positives, which is worse than no weight.",
+            "pos_weight = (len(Y_train) - Y_train.sum(0)) / Y_train.sum(0)  # negatives over positives")

@@ -4,11 +4,12 @@ training mode of the caller's model."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 
-from helpers.diagnose.context import Context, fmt, labels, pct, seed, unwrap
+from helpers.diagnose.context import Context, fmt, labels, pct, seed
 from helpers.diagnose.loss import loss_value
 from helpers.diagnose.optimizer import build_optimizer, learning_rate, weight_decay
 from helpers.diagnose.registry import rule
@@ -16,7 +17,15 @@ from helpers.diagnose.registry import rule
 PROBE_MIN_DECREASE = 0.002  # NO_LEARNING warning: relative loss decrease below this
 COLLAPSE_LOW, COLLAPSE_HIGH = 0.02, 0.98  # COLLAPSED_PREDICTIONS: predicted positive rate outside
 COLLAPSE_TRUE_RANGE = (0.05, 0.95)  # ... while the true rate is inside this range
-FIX_OPT = "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)"
+PROBE_LR_SCALES = (10.0, 100.0)  # NO_LEARNING: a probe that barely moves is re-run at these multiples of the lr
+
+
+def fix_opt(ctx: Context) -> str:
+    """The fix line for an optimizer problem, keeping the caller's optimizer class."""
+    user = ctx.orig_optimizer
+    if user is None:
+        return "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # built after the model"
+    return f"optimizer = torch.optim.{type(user).__name__}(model.parameters(), ...)  # rebuild your optimizer after the model"
 
 
 @rule("MODEL_IN_EVAL", "info", "model.training is False.", "model.train()")
@@ -28,10 +37,20 @@ def model_in_eval(ctx: Context) -> None:
                 "model.train()")
 
 
+def _cause(ctx: Context, default: str) -> str:
+    """The likely cause of a non-finite probe: half-precision parameters, else ``default``."""
+    dt = ctx.param_dtype()
+    if dt in (torch.float16, torch.bfloat16):
+        return (f"the model's parameters are {dt} (on {ctx.device.type}): in half precision the loss and its "
+                f"gradients overflow or underflow, and an optimizer's eps (1e-8) rounds to 0, so a step divides by "
+                f"0. Keep the parameters float32 (model.float()) and use torch.autocast for mixed precision")
+    return default
+
+
 def _closure(ctx: Context, opt) -> torch.Tensor:
     opt.zero_grad()
     seed(ctx.device)
-    loss = loss_value(ctx, unwrap(ctx.model(ctx.x), tuple(ctx.y.shape))[0])
+    loss = loss_value(ctx, ctx.pick(ctx.model(ctx.x)))
     loss.backward()
     return loss
 
@@ -44,7 +63,8 @@ def _first_step(ctx: Context, loss: torch.Tensor, out: torch.Tensor, trainable: 
     ctx.facts.update(params_trainable=len(trainable), params_with_grad=len(grads), params_nonzero_grad=n_nonzero)
     if any(not bool(torch.isfinite(g).all()) for g in grads):
         ctx.add("NON_FINITE", "error", f"some gradients are NaN/inf at the first step (loss {fmt(before)}): training "
-                "will turn the weights into NaN.", "torch.autograd.set_detect_anomaly(True)")
+                "will turn the weights into NaN. " + _cause(ctx, "Find the op with torch.autograd.set_detect_anomaly") + ".",
+                "torch.autograd.set_detect_anomaly(True)")
         return False
     if not grads:
         ctx.add("NO_LEARNING", "error",
@@ -74,11 +94,12 @@ def _detached(ctx: Context, loss: torch.Tensor, out: torch.Tensor) -> None:
             f"nothing.", fix)
 
 
-@rule("NO_LEARNING", "error/warning",
+@rule("NO_LEARNING", "error/warning/info",
       "the probe does not lower the loss: no parameters / all frozen, outputs or loss detached, no gradient "
       "reaches the parameters, all gradients 0, lr 0, optimizer over other parameters, loss went up (error); "
       f"loss fell by < {PROBE_MIN_DECREASE:.1%} (warning; the message names the suspect: weight decay, frozen "
-      "parameters or the lr).", "the sub-cause's fix (message)")
+      "parameters or the lr); info when the loss moved too little to tell at a small lr but falls at 10-100x it.",
+      "the sub-cause's fix (message)")
 def probe(ctx: Context) -> None:
     model, dev = ctx.model, ctx.device
     model.train()
@@ -97,14 +118,14 @@ def probe(ctx: Context) -> None:
     ctx.facts["probe_optimizer"] = desc
     if opt is None:
         ctx.add("NO_LEARNING", "error", f"{desc}: it updates another model's parameters (was the optimizer built "
-                f"before the model was re-created, or for another instance?).", FIX_OPT)
+                f"before the model was re-created, or for another instance?).", fix_opt(ctx))
         return
     before = None
     for step in range(ctx.probe_steps):
         opt.zero_grad(set_to_none=True)
         seed(dev)
         try:
-            out = unwrap(model(ctx.x), tuple(ctx.y.shape))[0]
+            out = ctx.pick(model(ctx.x))
             loss = loss_value(ctx, out)
         except Exception as e:  # noqa: BLE001
             ctx.add("NO_LEARNING", "error", f"the probe's step {step} raises {type(e).__name__}: {str(e)[:300]}",
@@ -117,8 +138,9 @@ def probe(ctx: Context) -> None:
                 return
         if not math.isfinite(loss.item()):
             ctx.add("NON_FINITE", "error", f"the loss became {loss.item()} at probe step {step} of {desc} (from "
-                    f"{fmt(before)}): the lr is too large or the loss is numerically unstable.",
-                    "lower the lr; use BCEWithLogitsLoss")
+                    f"{fmt(before)}): " + _cause(ctx, "the lr is too large or the loss is numerically unstable") + ".",
+                    "model.float()" if ctx.param_dtype() in (torch.float16, torch.bfloat16)
+                    else "lower the lr; use BCEWithLogitsLoss")
             return
         loss.backward()
         if step == 0 and not _first_step(ctx, loss, out, trainable):
@@ -130,17 +152,18 @@ def probe(ctx: Context) -> None:
                 opt.step()
         except Exception as e:  # noqa: BLE001
             ctx.add("NO_LEARNING", "error", f"optimizer.step() of {desc} raises {type(e).__name__}: {str(e)[:300]}",
-                    FIX_OPT)
+                    fix_opt(ctx))
             return
     seed(dev)
     with torch.no_grad():
-        out_after = unwrap(model(ctx.x), tuple(ctx.y.shape))[0]
+        out_after = ctx.pick(model(ctx.x))
         after = loss_value(ctx, out_after).item()
     ctx.out_after = out_after.detach()
     ctx.facts.update(probe_steps=ctx.probe_steps, probe_loss_before=before, probe_loss_after=after)
     if not math.isfinite(after):
         ctx.add("NON_FINITE", "error", f"after {ctx.probe_steps} probe steps of {desc} the loss is {after} (from "
-                f"{fmt(before)}): the lr is too large or the loss is numerically unstable.", "lower the lr")
+                f"{fmt(before)}): " + _cause(ctx, "the lr is too large or the loss is numerically unstable") + ".",
+                "model.float()" if ctx.param_dtype() in (torch.float16, torch.bfloat16) else "lower the lr")
         return
     _judge_decrease(ctx, before, after, desc, causes, trainable, params)
 
@@ -159,18 +182,57 @@ def _judge_decrease(ctx: Context, before: float, after: float, desc: str, causes
         ctx.add("NO_LEARNING", "error",
                 f"overfitting this one batch for {ctx.probe_steps} steps of {desc} did not lower the loss "
                 f"({fmt(before)} -> {fmt(after)}); {grads_note}." + (f" Cause: {'; '.join(causes)}." if causes else ""),
-                FIX_OPT)
+                fix_opt(ctx))
+    elif rel < PROBE_MIN_DECREASE and not causes and (scaled := _scaled_probe(ctx, before)) is not None:
+        scale, rel_scaled, desc_scaled = scaled
+        ctx.add("NO_LEARNING", "info",
+                f"could not tell at your lr: {ctx.probe_steps} probe steps of {desc} moved the loss by -{pct(rel)} "
+                f"({fmt(before)} -> {fmt(after)}), too little to judge; at {scale:g}x the lr ({desc_scaled}) the same "
+                f"probe lowered it by {pct(rel_scaled)}, so gradients reach the parameters and the setup learns. "
+                f"Your lr is small: expect slow progress, not a bug.",
+                "keep your optimizer; if training is too slow, raise its lr (07's range test)")
     elif rel < PROBE_MIN_DECREASE:
         suspect = f" Suspect: {'; '.join(causes)}." if causes else " Is the lr too small?"
         ctx.add("NO_LEARNING", "warning",
                 f"overfitting this one batch for {ctx.probe_steps} steps of {desc} barely moved the loss "
                 f"({fmt(before)} -> {fmt(after)}, -{pct(rel)}; a healthy setup drops it by several percent); "
-                f"{grads_note}.{suspect}", FIX_OPT)
+                f"{grads_note}.{suspect}", fix_opt(ctx))
+
+
+def _scaled_probe(ctx: Context, before: float) -> tuple[float, float, str] | None:
+    """Re-run the probe on a fresh copy at larger multiples of the lr; (scale, relative decrease, optimizer)
+    at the first scale where the loss falls by PROBE_MIN_DECREASE, or None."""
+    for scale in PROBE_LR_SCALES:
+        try:
+            model = copy.deepcopy(ctx.orig_model).to(ctx.device).train()
+        except Exception:  # noqa: BLE001
+            return None
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        opt, desc = build_optimizer(ctx, trainable, model=model, lr_scale=scale)
+        if opt is None:
+            return None
+        try:
+            for _ in range(ctx.probe_steps):
+                opt.zero_grad(set_to_none=True)
+                seed(ctx.device)
+                loss_value(ctx, ctx.pick(model(ctx.x))).backward()
+                opt.step()
+            seed(ctx.device)
+            with torch.no_grad():
+                after = loss_value(ctx, ctx.pick(model(ctx.x))).item()
+        except Exception:  # noqa: BLE001 -- LBFGS and the like: no verdict
+            return None
+        rel = (before - after) / max(abs(before), 1e-12)
+        if math.isfinite(after) and rel >= PROBE_MIN_DECREASE:
+            return scale, rel, desc
+    return None
 
 
 def pred_rate(ctx: Context, out: torch.Tensor) -> torch.Tensor:
     """(positions, labels) boolean predictions at 0.5, read as this loss's user would."""
     o = out.float()
+    if ctx.two_way:
+        return ctx.label_rows(torch.softmax(o, dim=1)[:, 1])
     if ctx.kind == "ce":
         p = torch.softmax(o, dim=ctx.class_axis)
     elif ctx.kind == "nll":
@@ -238,8 +300,11 @@ def collapsed_predictions(ctx: Context) -> None:
                 base + ", the opposite of what the label base rates favour, so something pushes every output one way "
                 f"(an extra sigmoid, a final ReLU, a softmax, a huge pos_weight, a bad bias init); {f1_note}.", fix)
     else:
+        broken = [c for c in ("DOUBLE_SIGMOID", "LOGITS_NONNEGATIVE", "PROBS_EXPECTED", "WEIGHT_DECAY", "LOSS_AT_INIT")
+                  if ctx.has(c)]
+        phase = (f", the majority value of every label, caused by {broken[0]} above (not a phase of training)"
+                 if broken else ", the majority value of every label: the base rates, which a model learns first")
         ctx.add("COLLAPSED_PREDICTIONS", "info",
-                base + (", the majority value of every label: normal early in training while the model learns the "
-                        "base rates" if collapsed(final) else "; training moves away from it")
+                base + (phase if collapsed(final) else "; training moves away from it")
                 + f". If it persists after training, {f1_note}: tune per-label thresholds on validation data or "
                 "weight the positives.", fix)

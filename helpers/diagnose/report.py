@@ -31,12 +31,23 @@ class Finding:
         if self.severity not in RULES[self.code].severities:
             raise ValueError(f"{self.code} findings are {'/'.join(RULES[self.code].severities)}, "
                              f"not {self.severity!r}")
+        see = RULES[self.code].see
+        if see and "Next: notebook" not in self.message:  # the next step: where the book measures the cause
+            object.__setattr__(self, "message", f"{self.message} Next: notebook {see}.")
+
+    @property
+    def see(self) -> str:
+        """The notebook and section that measures this finding's cause."""
+        return RULES[self.code].see
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix}
+        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix,
+                "see": self.see}
 
 
 _ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+_TITLE_FAMILIES = {"check_setup": ("targets", "outputs", "loss", "pos_weight", "optimizer", "probe"),
+                   "check_predictions": ("predictions",), "monitor": ("monitor",)}
 _COLOURS = {"error": "#b00020", "warning": "#a15c00", "info": "#3465a4"}
 
 
@@ -96,11 +107,19 @@ class Report:
         ) if v)
         return f"{self.title}: {', '.join(parts)}" + (f" ({ctx})" if ctx else "")
 
+    def clean_line(self) -> str:
+        """What a report without findings says: how many known mistakes were looked for, not a verdict."""
+        families = _TITLE_FAMILIES.get(self.title)
+        if families is None:
+            return "No findings."
+        n = sum(r.family in families for r in RULES.values())
+        return f"No findings: none of the {n} known mistakes {self.title} looks for was found."
+
     def to_text(self, width: int = 120) -> str:
         """The findings as a plain-text table ``width`` characters wide (what ``print`` shows)."""
         lines = [self._headline()]
         if not self.findings:
-            lines.append("No findings: the setup looks sound." if self.title == "check_setup" else "No findings.")
+            lines.append(self.clean_line())
             return "\n".join(lines)
         code_w = max(len(c) for c in self.codes)
         rest = max(width - 8 - code_w - 6, 40)
@@ -128,7 +147,7 @@ class Report:
         esc = html.escape
         head = f"<p><b>{esc(self._headline())}</b></p>"
         if not self.findings:
-            return head + f"<p>{esc('No findings: the setup looks sound.' if self.title == 'check_setup' else 'No findings.')}</p>"
+            return head + f"<p>{esc(self.clean_line())}</p>"
         cell = 'style="text-align:left;vertical-align:top;padding:2px 8px"'
         rows = [f"<tr><th {cell}>severity</th><th {cell}>code</th><th {cell}>message</th><th {cell}>fix</th></tr>"]
         for f in self.findings:

@@ -57,13 +57,34 @@ def non_finite_batch(ctx: Context) -> None:
                         f"assert torch.isfinite({what}).all()")
 
 
+def _kdim_indices(ctx: Context) -> bool:
+    """CrossEntropyLoss/NLLLoss's K-dimensional case: integer targets (N, d1, ...) with outputs (N, C, d1, ...)."""
+    y, o = ctx.y, ctx.out
+    return (ctx.kind in ("ce", "nll") and not y.is_floating_point() and o is not None and y.ndim >= 2
+            and o.ndim == y.ndim + 1 and o.shape[0] == y.shape[0] and tuple(o.shape[2:]) == tuple(y.shape[1:]))
+
+
 @rule("SINGLE_LABEL_TARGETS", "info",
-      "CrossEntropyLoss/NLLLoss with class-index targets, or one-hot targets with exactly one positive per "
-      "row (per position): a single-label setup; multi-label checks skipped.",
-      "(N, L) multi-hot float targets")
+      "CrossEntropyLoss/NLLLoss with class-index targets, or targets with exactly one positive per row (per "
+      "position) in the batch and the training labels: a single-label setup; multi-label checks skipped.",
+      "(N, L) multi-hot float targets for multi-label data; nn.CrossEntropyLoss() for single-label data")
 def single_label(ctx: Context) -> None:
     y, kind = ctx.y, ctx.kind
-    indices = y.ndim == 1 or (y.ndim == 2 and y.numel() > 0 and int(y.max()) > 1)  # (N,) or (N, L) class indices
+    finite = not y.is_floating_point() or bool(torch.isfinite(y).all())
+    if _kdim_indices(ctx):
+        c = ctx.out.shape[1]
+        ctx.class_axis = 1
+        if c == 2:
+            ctx.two_way = True
+            ctx.facts["formulation"] = "a two-way softmax per label"
+            return  # (N, 2, L) logits, (N, L) 0/1 class indices: one two-way softmax per label, multi-label
+        ctx.single_label = True
+        ctx.add("SINGLE_LABEL_TARGETS", "info",
+                f"targets {shape(y)} {y.dtype} are class indices per position for outputs {shape(ctx.out)} "
+                f"({ctx.loss_name}'s K-dimensional case): one of {c} classes at each position, a single-label "
+                f"setup per position; multi-label checks were skipped.", "preds = outputs.argmax(1)  # per position")
+        return
+    indices = y.ndim == 1 or (y.ndim == 2 and y.numel() > 0 and finite and int(y.max()) > 1)  # class indices
     if kind in ("ce", "nll") and not y.is_floating_point() and indices:
         ctx.single_label = True
         ctx.add("SINGLE_LABEL_TARGETS", "info",
@@ -72,7 +93,7 @@ def single_label(ctx: Context) -> None:
                 f"(N, L) multi-hot float targets and BCEWithLogitsLoss.",
                 "criterion = nn.BCEWithLogitsLoss(); targets = multi_hot.float()")
         return
-    if kind in ("ce", "nll") and y.ndim >= 2 and y.shape[1] > 1:
+    if kind in ("ce", "nll") and y.ndim >= 2 and y.shape[1] > 1 and finite:
         if y.ndim > 2:
             ctx.class_axis = 1
         per_pos = ctx.label_rows().sum(1)
@@ -84,6 +105,21 @@ def single_label(ctx: Context) -> None:
                     f"is single-label, which {ctx.loss_name} handles. If other samples can have several labels, "
                     f"use BCEWithLogitsLoss; the 0.5-threshold check (COLLAPSED_PREDICTIONS) was skipped.",
                     "preds = outputs.argmax(1)  # single-label")
+        return
+    # a sigmoid loss on one-hot data: every row of the batch (and of train_targets) has exactly one positive
+    tt = ctx.tt
+    if kind in ("bce_logits", "bce") and y.ndim == 2 and y.shape[1] > 2 and y.shape[0] >= 8 and finite:
+        one = bool(((y > 0.5).sum(1) == 1).all())
+        if one and (tt is None or (tt.ndim == 2 and tt.shape[1] == y.shape[1]
+                                   and bool(((tt > 0.5).sum(1) == 1).all()))):
+            ctx.one_hot = True
+            src = "and of train_targets " if tt is not None else ""
+            ctx.add("SINGLE_LABEL_TARGETS", "info",
+                    f"every row of the targets {shape(y)} {src}has exactly one positive label: the data is "
+                    f"single-label (one class per sample). {ctx.loss_name} with one sigmoid per label trains, but "
+                    f"nothing makes the scores pick one class; if exactly one label is always true, a softmax "
+                    f"(CrossEntropyLoss on class indices) and argmax fit the task.",
+                    "criterion = nn.CrossEntropyLoss(); targets = y.argmax(1); preds = logits.argmax(1)")
 
 
 @rule("TARGET_DTYPE", "error/warning",
@@ -93,7 +129,7 @@ def single_label(ctx: Context) -> None:
 def target_dtype(ctx: Context) -> None:
     y, kind = ctx.y, ctx.kind
     is_float = y.is_floating_point()
-    if ctx.single_label:
+    if ctx.single_label or ctx.two_way:
         return
     if kind in ("bce_logits", "bce") and not is_float:
         raised = ("'result type Float can't be cast to the desired output type Long'" if kind == "bce_logits"
@@ -117,7 +153,8 @@ def target_dtype(ctx: Context) -> None:
                 f"{ctx.loss_name} got {y.dtype} targets of shape {shape(y)}: with integer targets it wants class "
                 f"indices of shape (N,), and with (N, L) targets it wants float class probabilities, so one-hot "
                 f"`.long()` targets raise 'Expected floating point type for target with class probabilities, got "
-                f"Long'. For multi-label data the answer is not .float() but BCEWithLogitsLoss (see "
+                f"Long' (HuggingFace's problem_type inference picks this loss for integer labels: pass float labels "
+                f"or problem_type='multi_label_classification'). For multi-label data the answer is not .float() but BCEWithLogitsLoss (see "
                 f"SOFTMAX_ON_MULTILABEL). The other checks ran on targets.float().",
                 "criterion = nn.BCEWithLogitsLoss(); targets = targets.float()")
         ctx.repair_targets()
@@ -132,7 +169,7 @@ def target_dtype(ctx: Context) -> None:
       "target values other than 0 and 1: outside [0, 1] (error: -1/1, counts, indices) or soft values inside "
       "(warning: label smoothing?).", "targets = (targets > 0).float()")
 def target_values(ctx: Context) -> None:
-    if ctx.single_label:
+    if ctx.single_label or ctx.two_way:
         return
     yf = ctx.y.float()
     if not bool(torch.isfinite(yf).all()):
@@ -140,6 +177,9 @@ def target_values(ctx: Context) -> None:
     vals = torch.unique(yf)
     if bool(((vals == 0) | (vals == 1)).all()):
         return
+    if is_masked(vals):
+        ctx.masked = True
+        return  # MASKED_TARGETS
     shown = ", ".join(fmt(v) for v in vals[:6].tolist()) + (", ..." if len(vals) > 6 else "")
     if bool(((vals < 0) | (vals > 1)).any()):
         hint = (" (a -1/+1 encoding: use (targets + 1) / 2)" if set(vals.tolist()) <= {-1.0, 0.0, 1.0}
@@ -153,6 +193,53 @@ def target_values(ctx: Context) -> None:
                 f"targets take {len(vals)} distinct values in [0, 1]: [{shown}]. Soft targets are fine if "
                 f"intended (label smoothing); otherwise binarize them. Checks that count positives use "
                 f"targets > 0.5.", "targets = (targets > 0.5).float()")
+
+
+def is_masked(vals: torch.Tensor) -> bool:
+    """Targets in {0, 1, -1} with both -1 and 0 present: -1 marks an unknown entry ({-1, +1} alone is a
+    -1/+1 encoding, an error)."""
+    v = set(vals.tolist())
+    return v <= {-1.0, 0.0, 1.0} and -1.0 in v and 0.0 in v
+
+
+@rule("MASKED_TARGETS", "info",
+      "targets in {0, 1, -1} with both 0 and -1 present: -1 is read as an unknown entry (partial labels), which "
+      "the loss must ignore (MASK_NOT_IGNORED says when it does not).",
+      "criterion = helpers.losses masked BCE (ignores entries == -1)")
+def masked_targets(ctx: Context) -> None:
+    if not ctx.masked:
+        return
+    n_unknown = int((ctx.y == -1).sum())
+    ctx.add("MASKED_TARGETS", "info",
+            f"{n_unknown} of {ctx.y.numel()} target entries are -1, read as unknown (partial labels); the checks "
+            f"count positives as targets > 0.5 and judge the loss on whether it ignores the -1 entries "
+            f"(MASK_NOT_IGNORED).", "loss = (bce * (y >= 0)).sum() / (y >= 0).sum()  # a masked loss")
+
+
+def train_targets_values(ctx: Context) -> None:
+    """NON_FINITE and TARGET_NOT_BINARY on train_targets, as on the batch's targets."""
+    tt = ctx.tt
+    if tt is None or ctx.single_label or ctx.two_way:
+        return
+    tf = tt if tt.is_floating_point() else tt.float()
+    if tf.is_floating_point() and bool(((tf == 0) | (tf == 1)).all()):
+        return  # the usual case, without sorting millions of values
+    n_nan, n_inf = int(torch.isnan(tf).sum()), int(torch.isinf(tf).sum())
+    if n_nan or n_inf:
+        ctx.add("NON_FINITE", "error",
+                f"train_targets {shape(tt)} contain {n_nan} NaN and {n_inf} inf values (missing labels encoded as "
+                f"NaN? mark them -1 and use a masked loss): label counts and pos_weight computed from them are NaN.",
+                "assert torch.isfinite(Y_train).all()")
+        return
+    vals = torch.unique(tf)
+    if bool(((vals == 0) | (vals == 1)).all()) or is_masked(vals):
+        return
+    shown = ", ".join(fmt(v) for v in vals[:6].tolist()) + (", ..." if len(vals) > 6 else "")
+    hint = (" (a -1/+1 encoding: use (Y + 1) / 2)" if set(vals.tolist()) <= {-1.0, 1.0}
+            else " (soft labels, counts or class indices?)")
+    ctx.add("TARGET_NOT_BINARY", "error" if bool(((vals < 0) | (vals > 1)).any()) else "warning",
+            f"train_targets take {len(vals)} distinct values [{shown}]{hint}; label counts read them as > 0.5.",
+            "Y_train = (Y_train > 0).float()")
 
 
 @rule("NO_TRAIN_TARGETS", "info", "train_targets not given: label counts unchecked.",
