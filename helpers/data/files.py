@@ -16,12 +16,13 @@ from helpers.data.checks import (
     _check_split_shapes,
     _check_train_negatives,
     _check_train_positives,
+    _drop_empty_labels,
     _first_index,
     _names,
     check_features,
     check_labels,
 )
-from helpers.data.core import SPLITS, DataError, MultiLabelData, _check_fraction, check_seed
+from helpers.data.core import SPLITS, DataError, MultiLabelData, _check_flag, _check_fraction, check_seed
 from helpers.data.scenes import make_scenes
 from helpers.data.splits import _carve, _file_split
 from helpers.results import display_path, repo_root
@@ -32,8 +33,14 @@ from helpers.results import display_path, repo_root
 
 
 def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, feature_names: Any,
-              val_fraction: float, seed: int, info: dict[str, Any]) -> MultiLabelData:
-    """Check split arrays, carve val if absent, standardize tabular features, build the container."""
+              val_fraction: float, seed: int, info: dict[str, Any], drop_empty_labels: bool = False,
+              carved_from: dict[str, Any] | None = None) -> MultiLabelData:
+    """Check split arrays, carve val if absent, standardize tabular features, build the container.
+
+    Labels left without a training positive are refused, or dropped from every split with
+    ``drop_empty_labels`` (recorded in ``info["dropped_labels"]``). ``carved_from`` describes rows
+    carved before this call (a CSV's val and test): ``Y`` (the rows they came from) and the words
+    for the message (``carved``, ``rows``, ``retry``; see :func:`_check_train_positives`)."""
     splits = [s for s in SPLITS if f"X_{s}" in arrays]
     for s in splits:
         check_labels(arrays[f"Y_{s}"], f"Y_{s}")
@@ -64,7 +71,18 @@ def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, fea
         X, Y = arrays["X_train"], arrays["Y_train"]
         arrays.update(X_train=X[keep], Y_train=Y[keep], X_val=X[take], Y_val=Y[take])
         info["val_carved_from_train"] = {"val_fraction": val_fraction, "seed": seed, "stratified": True}
-    _check_train_positives(arrays["Y_train"], label_names, carved)
+        carved_from = {"Y": Y, "carved": f"the validation rows carved from train (val_fraction={val_fraction}, "
+                                         f"seed={seed})"}
+    before = dict(carved_from or {})
+    Y_before = before.pop("Y", None)
+    if drop_empty_labels:
+        label_names, info["dropped_labels"] = _drop_empty_labels(arrays, label_names, Y_before=Y_before)
+        if len(label_names) < 2:
+            raise DataError(f"drop_empty_labels=True dropped {info['dropped_labels']['count']} label(s) without a "
+                            f"training positive and left {len(label_names)}; a multi-label data set needs at "
+                            f"least two labels with training positives")
+    else:
+        _check_train_positives(arrays["Y_train"], label_names, Y_before=Y_before, **before)
     _check_train_negatives(arrays["Y_train"], label_names)
 
     with np.errstate(over="ignore"):  # values beyond float32 become inf here; refused below, by name
@@ -122,9 +140,15 @@ def _check_npz_member(npz: Any, key: str, shown: str) -> None:
                         f"Re-save it with np.savez")
 
 
-def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0) -> MultiLabelData:
+def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0,
+             drop_empty_labels: bool = False) -> MultiLabelData:
     """Load a ``.npz`` with ``X_train, Y_train, X_test, Y_test`` and optionally ``X_val, Y_val``,
     ``label_names``, ``feature_names`` (string arrays) and a 0-d string ``source``.
+
+    A label with no positive in the training split (none in the file's ``Y_train``, or none left
+    once the validation rows are carved out) is refused with a :class:`DataError` saying which;
+    ``drop_empty_labels=True`` drops such labels from every split instead, and
+    ``data.info["dropped_labels"]`` and :meth:`MultiLabelData.summary` report them.
 
     Without ``X_val``/``Y_val``, a seeded, label-stratified ``val_fraction`` of the training rows
     becomes the validation split (:func:`stratified_split`). X may be tabular ``(N, F)`` (then standardized with the training split's
@@ -138,6 +162,7 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
         raise DataError(f"no file at {shown}")
     seed = check_seed(seed)
     val_fraction = _check_fraction(val_fraction, "val_fraction")
+    drop_empty_labels = _check_flag(drop_empty_labels, "drop_empty_labels")
     if path.stat().st_size == 0:
         raise DataError(f"{shown} is empty (0 bytes); re-save it with np.savez(path, X_train=..., Y_train=..., ...)")
     with open(path, "rb") as f:
@@ -184,13 +209,15 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
     if "source" in loaded:
         info["source"] = str(loaded["source"])
     return _assemble(path.stem, arrays, label_names=loaded.get("label_names"),
-                     feature_names=loaded.get("feature_names"), val_fraction=val_fraction, seed=seed, info=info)
+                     feature_names=loaded.get("feature_names"), val_fraction=val_fraction, seed=seed, info=info,
+                     drop_empty_labels=drop_empty_labels)
 
 
 
 
 def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "label_", split_column: str = "split",
-             val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0) -> MultiLabelData:
+             val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0,
+             drop_empty_labels: bool = False) -> MultiLabelData:
     """Load a tabular ``.csv``: one row per example, 0/1 label columns, numeric feature columns.
 
     ``label_columns`` is a list of column names or a prefix (default ``"label_"``; the prefix is
@@ -198,13 +225,14 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
     the optional ``split_column`` with values ``train`` / ``val`` / ``test`` (without ``val`` rows,
     ``val_fraction`` of train becomes val). Without that column, a seeded stratified split
     (:func:`stratified_split`) puts ``test_fraction`` and ``val_fraction`` of the rows in test and val. Features are standardized
-    with the training split's statistics.
+    with the training split's statistics. ``drop_empty_labels`` as in :func:`load_npz`.
     """
     path = Path(path)
     shown = display_path(path)
     seed = check_seed(seed)
     val_fraction = _check_fraction(val_fraction, "val_fraction")
     test_fraction = _check_fraction(test_fraction, "test_fraction")
+    drop_empty_labels = _check_flag(drop_empty_labels, "drop_empty_labels")
     if not path.is_file():
         raise DataError(f"no file at {shown}")
     try:
@@ -261,16 +289,21 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
                                 f"rows (val is optional)")
         idx = {s: np.flatnonzero(split == s) for s in SPLITS}
         info["split"] = f"column {split_column!r}"
+        carved_from = None
     else:
         idx = _file_split(Y, val_fraction, test_fraction, seed, shown)
         info["split"] = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
                          "stratified": True}
+        carved_from = {"Y": Y, "rows": "rows", "retry": "another seed or a smaller val_fraction or test_fraction",
+                       "carved": f"the validation and test rows carved from the file (val_fraction={val_fraction}, "
+                                 f"test_fraction={test_fraction}, seed={seed})"}
     arrays = {f"{v}_{s}": a[idx[s]] for s in SPLITS if len(idx.get(s, ())) for v, a in (("X", X), ("Y", Y))}
     return _assemble(path.stem, arrays, label_names=label_names, feature_names=features,
-                     val_fraction=val_fraction, seed=seed, info=info)
+                     val_fraction=val_fraction, seed=seed, info=info, drop_empty_labels=drop_empty_labels,
+                     carved_from=carved_from)
 
 
-_FILE_KWARGS = {"val_fraction", "test_fraction", "label_columns", "split_column"}
+_FILE_KWARGS = {"val_fraction", "test_fraction", "label_columns", "split_column", "drop_empty_labels"}
 
 
 def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int = 0, **kwargs: Any) -> MultiLabelData:
@@ -280,7 +313,7 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     working directory), then relative to the repository root. Notebooks always pass their scene
     parameters (``n_train``, ``grid``, ``objects``, ``tail``...), so for a file those are accepted
     and ignored; file options (``val_fraction``, ``test_fraction``, ``label_columns``,
-    ``split_column``) go to the file loader and are ignored for scenes. ``seed`` seeds the scenes,
+    ``split_column``, ``drop_empty_labels``) go to the file loader and are ignored for scenes. ``seed`` seeds the scenes,
     or the stratified validation / test split of a file that has none.
     """
     if isinstance(data, MultiLabelData):
@@ -289,6 +322,8 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     for what in ("val_fraction", "test_fraction"):  # checked for scenes too, which ignore them
         if what in kwargs:
             kwargs[what] = _check_fraction(kwargs[what], what)
+    if "drop_empty_labels" in kwargs:
+        kwargs["drop_empty_labels"] = _check_flag(kwargs["drop_empty_labels"], "drop_empty_labels")
     if str(data) == "scenes":
         return make_scenes(seed=seed, **{k: v for k, v in kwargs.items() if k not in _FILE_KWARGS})
     given = Path(data).expanduser()
