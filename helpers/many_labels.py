@@ -6,8 +6,8 @@ decision rules compared there, and the numbers a run at that scale is judged by.
 * :func:`top_k_predictions` predicts each row's ``k`` highest-scoring labels; :func:`global_threshold`
   tunes one threshold for every label on validation (the one maximising micro-F1), next to
   :func:`helpers.metrics.tune_thresholds`' one threshold per label.
-* :func:`zero_phase` counts the leading epochs whose validation predictions hold no positive label,
-  the all-zero phase (the monitor's ``ALL_ZERO_PHASE``).
+* :func:`zero_phase` counts the epochs whose validation predictions hold no positive label at 0.5,
+  the all-zero phase.
 * :func:`training_memory` counts the bytes a training step holds for a model (parameters, gradients,
   Adam's two moments, one batch of logits and targets); :func:`fit_setup` trains one of the notebook's
   setups (a loss, optionally the prior bias) with :func:`helpers.train.fit`.
@@ -89,11 +89,12 @@ def global_threshold(y_val, p_val, grid=None) -> float:
 
 
 def zero_phase(history: pd.DataFrame) -> int:
-    """How many epochs, from the first, predicted no positive label on validation at 0.5
-    (``val_pred_pos_rate == 0``). Equal to ``len(history)`` when the run never left the phase."""
-    rates = history["val_pred_pos_rate"].to_numpy()
-    nonzero = np.flatnonzero(rates > 0)
-    return int(nonzero[0]) if len(nonzero) else len(rates)
+    """How many epochs predicted no positive label on validation at 0.5 (``val_pred_pos_rate == 0``).
+
+    Counted over the whole run, not only from the first epoch: with the default bias every label
+    starts at probability 0.5, so the phase can begin after an epoch that still predicts some labels.
+    Equal to ``len(history)`` when no epoch predicted anything."""
+    return int((history["val_pred_pos_rate"].to_numpy() == 0).sum())
 
 
 def training_memory(model: nn.Module, batch_size: int, n_labels: int) -> dict[str, int]:
