@@ -5,6 +5,8 @@ Every notebook gets its data from :func:`load_data`, which returns a :class:`Mul
 * ``load_data("scenes", ...)`` builds the book's default data with :func:`make_scenes`: small
   canvases of scikit-learn's bundled 8x8 handwritten digits (no download), one digit per grid
   cell, labelled with the set of digit classes present (10 labels, ``"0"`` .. ``"9"``).
+* :func:`make_many_label_scenes` makes scenes with a large label space (a label is a digit in a
+  given grid cell: 100 labels on 2x5 cells, 1,000 on 10x10) at low density with a long tail.
 * ``load_data("path/to/file.npz")`` or ``.csv`` brings your own data (:func:`load_npz`,
   :func:`load_csv`). Files are checked on the way in, and every problem is a :class:`DataError`
   that says what is wrong, where, and how to fix it.
@@ -40,7 +42,15 @@ from helpers.data.core import (
     check_seed,
 )
 from helpers.data.files import load_csv, load_data, load_npz
-from helpers.data.scenes import label_rates, make_scenes, rare_label_rate, shared_sources
+from helpers.data.scenes import (
+    label_rates,
+    make_many_label_scenes,
+    make_scenes,
+    many_label_grid,
+    many_label_names,
+    rare_label_rate,
+    shared_sources,
+)
 from helpers.data.splits import random_split, stratified_split
 from helpers.data.stats import cooccurrence, label_stats, split_table, stats_table
 
@@ -62,7 +72,10 @@ __all__ = [
     "load_csv",
     "load_data",
     "load_npz",
+    "make_many_label_scenes",
     "make_scenes",
+    "many_label_grid",
+    "many_label_names",
     "random_split",
     "rare_label_rate",
     "shared_sources",

@@ -69,14 +69,58 @@ def _check_split_shapes(arrays: dict[str, np.ndarray], splits: Sequence[str]) ->
                             f"{arrays[f'X_{ref}'].shape[1:]}; every split needs the same features")
 
 
-def _check_train_positives(Y_train: np.ndarray, label_names: Sequence[str], carved: bool) -> None:
-    zero = np.flatnonzero(np.asarray(Y_train).sum(axis=0) == 0)
-    if len(zero):
-        names = ", ".join(repr(label_names[j]) for j in zero)
-        hint = (" (the validation rows carved from train may have taken them: try another seed or a "
-                "smaller val_fraction)" if carved else "")
-        raise DataError(f"label(s) {names} have no positive example in the training split{hint}; a model "
-                        f"cannot learn them. Drop those label columns or get more data with them")
+DROP_OPTION = "drop_empty_labels=True"  # the loaders' option that drops labels without a training positive
+
+
+def _empty_labels(Y_train: np.ndarray, Y_before: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with no positive in ``Y_train``, as two index arrays: those with none in ``Y_before``
+    either (the rows the file gives for training; ``Y_train`` itself when nothing was carved), and
+    those whose positives all went to the rows carved out of ``Y_before`` (validation, or test)."""
+    empty = np.asarray(Y_train).sum(axis=0) == 0
+    had = (np.asarray(Y_before).sum(axis=0) > 0) if Y_before is not None else np.zeros_like(empty)
+    return np.flatnonzero(empty & ~had), np.flatnonzero(empty & had)
+
+
+def _check_train_positives(Y_train: np.ndarray, label_names: Sequence[str], *, Y_before: np.ndarray | None = None,
+                           carved: str = "", rows: str = "training rows", retry: str = "another seed or a smaller "
+                           "val_fraction") -> None:
+    """Refuse labels with no positive in the training split, saying which case each is in.
+
+    ``Y_before`` holds the rows the validation (or test) rows were ``carved`` from (a phrase such as
+    ``"the validation rows carved from train (val_fraction=0.2, seed=0)"``); a label with no positive
+    there (``rows`` names them) cannot be rescued by ``retry``, one whose positives went to the carved
+    rows can. Both messages name the option that drops such labels instead."""
+    none, lost = _empty_labels(Y_train, Y_before)
+    if not len(none) and not len(lost):
+        return
+    parts = []
+    if len(none):
+        names = ", ".join(repr(label_names[j]) for j in none)
+        n_rows = len(Y_before) if Y_before is not None else len(Y_train)
+        parts.append(f"label(s) {names} have no positive example in the training split: none in the file's "
+                     f"{n_rows} {rows}, so no seed or split fraction can give them one")
+    if len(lost):
+        names = ", ".join(f"{label_names[j]!r} ({int(np.asarray(Y_before)[:, j].sum())} positive(s))" for j in lost)
+        parts.append(f"label(s) {names} have no positive example in the training split: all their positives "
+                     f"went to {carved}; try {retry}")
+    raise DataError(f"{'; and '.join(parts)}. A model cannot learn a label without a training positive. Drop "
+                    f"those label columns, or pass {DROP_OPTION} to drop them on loading (the data summary "
+                    f"lists what was dropped)")
+
+
+def _drop_empty_labels(arrays: dict[str, np.ndarray], label_names: list[str], *,
+                       Y_before: np.ndarray | None = None) -> tuple[list[str], dict[str, Any]]:
+    """Remove the label columns with no training positive from every split's ``Y`` (in place in
+    ``arrays``); return the names kept and a record of what was dropped and why."""
+    none, lost = _empty_labels(arrays["Y_train"], Y_before)
+    drop = np.union1d(none, lost).astype(np.int64)
+    keep = np.setdiff1d(np.arange(len(label_names)), drop)
+    for key in [k for k in arrays if k.startswith("Y_")]:
+        arrays[key] = np.asarray(arrays[key])[:, keep]
+    record = {"count": int(len(drop)), "names": [label_names[j] for j in drop],
+              "no_positive_in_file": [label_names[j] for j in none],
+              "positives_all_carved_out": [label_names[j] for j in lost]}
+    return [label_names[j] for j in keep], record
 
 
 def _check_train_negatives(Y_train: np.ndarray, label_names: Sequence[str]) -> None:

@@ -72,12 +72,18 @@ class MultiLabelData:
         return tuple(int(s) for s in self.X_train.shape[1:])
 
     def summary(self) -> str:
-        """One line: name, kind and input shape, split sizes, labels, training cardinality."""
+        """One line: name, kind and input shape, split sizes, labels, training cardinality, and the
+        labels dropped for want of a training positive (``drop_empty_labels``), if any."""
         shape = "x".join(map(str, self.input_shape))
         sizes = " / ".join(f"{s} {len(self.split(s)[0])}" for s in SPLITS)
         card = float(self.Y_train.sum(axis=1, dtype=np.float64).mean())
-        return (f"{self.name} ({self.kind} {shape}): {sizes}, {self.n_labels} labels, "
-                f"cardinality {card:.3f} (train)")
+        line = f"{self.name} ({self.kind} {shape}): {sizes}, {self.n_labels} labels, cardinality {card:.3f} (train)"
+        dropped = self.info.get("dropped_labels")
+        if dropped and dropped["count"]:
+            names = dropped["names"]
+            shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10} more)" if len(names) > 10 else "")
+            line += f"; dropped {dropped['count']} label(s) without a training positive: {shown}"
+        return line
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,6 +108,13 @@ def _check_count(value: Any, what: str, noun: str = "example") -> int:
     if value < 1:
         raise DataError(f"{what}={value!r}: each split needs at least one {noun}")
     return int(value)
+
+
+def _check_flag(value: Any, what: str) -> bool:
+    """A switch (``drop_empty_labels``...) must be ``True`` or ``False`` (``bool("no")`` is True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise DataError(f"{what}={value!r} is {type(value).__name__}: give True or False")
+    return bool(value)
 
 
 def _check_fraction(value: Any, what: str) -> float:

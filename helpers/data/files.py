@@ -17,6 +17,7 @@ from helpers.data.checks import (
     _check_split_shapes,
     _check_train_negatives,
     _check_train_positives,
+    _drop_empty_labels,
     _first_index,
     _names,
     check_features,
@@ -28,6 +29,7 @@ from helpers.data.core import (
     DataWarning,
     MultiLabelData,
     _check_count,
+    _check_flag,
     _check_fraction,
     _check_real,
     _check_scene_memory,
@@ -65,8 +67,14 @@ def _warn_eval_positives(name: str, arrays: dict[str, np.ndarray], label_names: 
 
 
 def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, feature_names: Any,
-              val_fraction: float, seed: int, info: dict[str, Any]) -> MultiLabelData:
-    """Check split arrays, carve val if absent, standardize tabular features, build the container."""
+              val_fraction: float, seed: int, info: dict[str, Any], drop_empty_labels: bool = False,
+              carved_from: dict[str, Any] | None = None) -> MultiLabelData:
+    """Check split arrays, carve val if absent, standardize tabular features, build the container.
+
+    Labels left without a training positive are refused, or dropped from every split with
+    ``drop_empty_labels`` (recorded in ``info["dropped_labels"]``). ``carved_from`` describes rows
+    carved before this call (a CSV's val and test): ``Y`` (the rows they came from) and the words
+    for the message (``carved``, ``rows``, ``retry``; see :func:`_check_train_positives`)."""
     splits = [s for s in SPLITS if f"X_{s}" in arrays]
     for s in splits:
         check_labels(arrays[f"Y_{s}"], f"Y_{s}")
@@ -97,7 +105,18 @@ def _assemble(name: str, arrays: dict[str, np.ndarray], *, label_names: Any, fea
         X, Y = arrays["X_train"], arrays["Y_train"]
         arrays.update(X_train=X[keep], Y_train=Y[keep], X_val=X[take], Y_val=Y[take])
         info["val_carved_from_train"] = {"val_fraction": val_fraction, "seed": seed, "stratified": True}
-    _check_train_positives(arrays["Y_train"], label_names, carved)
+        carved_from = {"Y": Y, "carved": f"the validation rows carved from train (val_fraction={val_fraction}, "
+                                         f"seed={seed})"}
+    before = dict(carved_from or {})
+    Y_before = before.pop("Y", None)
+    if drop_empty_labels:
+        label_names, info["dropped_labels"] = _drop_empty_labels(arrays, label_names, Y_before=Y_before)
+        if len(label_names) < 2:
+            raise DataError(f"drop_empty_labels=True dropped {info['dropped_labels']['count']} label(s) without a "
+                            f"training positive and left {len(label_names)}; a multi-label data set needs at "
+                            f"least two labels with training positives")
+    else:
+        _check_train_positives(arrays["Y_train"], label_names, Y_before=Y_before, **before)
     _check_train_negatives(arrays["Y_train"], label_names)
     info["labels_without_test_positives"] = _warn_eval_positives(name, arrays, label_names)
 
@@ -156,9 +175,15 @@ def _check_npz_member(npz: Any, key: str, shown: str) -> None:
                         f"Re-save it with np.savez")
 
 
-def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0) -> MultiLabelData:
+def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0,
+             drop_empty_labels: bool = False) -> MultiLabelData:
     """Load a ``.npz`` with ``X_train, Y_train, X_test, Y_test`` and optionally ``X_val, Y_val``,
     ``label_names``, ``feature_names`` (string arrays) and a 0-d string ``source``.
+
+    A label with no positive in the training split (none in the file's ``Y_train``, or none left
+    once the validation rows are carved out) is refused with a :class:`DataError` saying which;
+    ``drop_empty_labels=True`` drops such labels from every split instead, and
+    ``data.info["dropped_labels"]`` and :meth:`MultiLabelData.summary` report them.
 
     Without ``X_val``/``Y_val``, a seeded, label-stratified ``val_fraction`` of the training rows
     becomes the validation split (:func:`stratified_split`). X may be tabular ``(N, F)`` (then standardized with the training split's
@@ -172,6 +197,7 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
         raise DataError(f"no file at {shown}")
     seed = check_seed(seed)
     val_fraction = _check_fraction(val_fraction, "val_fraction")
+    drop_empty_labels = _check_flag(drop_empty_labels, "drop_empty_labels")
     if path.stat().st_size == 0:
         raise DataError(f"{shown} is empty (0 bytes); re-save it with np.savez(path, X_train=..., Y_train=..., ...)")
     with open(path, "rb") as f:
@@ -218,13 +244,15 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 
     if "source" in loaded:
         info["source"] = str(loaded["source"])
     return _assemble(path.stem, arrays, label_names=loaded.get("label_names"),
-                     feature_names=loaded.get("feature_names"), val_fraction=val_fraction, seed=seed, info=info)
+                     feature_names=loaded.get("feature_names"), val_fraction=val_fraction, seed=seed, info=info,
+                     drop_empty_labels=drop_empty_labels)
 
 
 
 
 def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "label_", split_column: str | None = None,
-             val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0) -> MultiLabelData:
+             val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0,
+             drop_empty_labels: bool = False) -> MultiLabelData:
     """Load a tabular ``.csv``: one row per example, 0/1 label columns, numeric feature columns.
 
     ``label_columns`` is a list of column names or a prefix (default ``"label_"``; the prefix is
@@ -233,13 +261,14 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
     ``val_fraction`` of train becomes val): ``split_column`` names it, and must then exist; by
     default a column named ``split`` is used when there is one. Without that column, a seeded stratified split
     (:func:`stratified_split`) puts ``test_fraction`` and ``val_fraction`` of the rows in test and val. Features are standardized
-    with the training split's statistics.
+    with the training split's statistics. ``drop_empty_labels`` as in :func:`load_npz`.
     """
     path = Path(path)
     shown = display_path(path)
     seed = check_seed(seed)
     val_fraction = _check_fraction(val_fraction, "val_fraction")
     test_fraction = _check_fraction(test_fraction, "test_fraction")
+    drop_empty_labels = _check_flag(drop_empty_labels, "drop_empty_labels")
     if not path.is_file():
         raise DataError(f"no file at {shown}")
     try:
@@ -310,16 +339,21 @@ def load_csv(path: str | os.PathLike, *, label_columns: str | Sequence[str] = "l
                                 f"rows (val is optional)")
         idx = {s: np.flatnonzero(split == s) for s in SPLITS}
         info["split"] = f"column {split_column!r}"
+        carved_from = None
     else:
         idx = _file_split(Y, val_fraction, test_fraction, seed, shown)
         info["split"] = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
                          "stratified": True}
+        carved_from = {"Y": Y, "rows": "rows", "retry": "another seed or a smaller val_fraction or test_fraction",
+                       "carved": f"the validation and test rows carved from the file (val_fraction={val_fraction}, "
+                                 f"test_fraction={test_fraction}, seed={seed})"}
     arrays = {f"{v}_{s}": a[idx[s]] for s in SPLITS if len(idx.get(s, ())) for v, a in (("X", X), ("Y", Y))}
     return _assemble(path.stem, arrays, label_names=label_names, feature_names=features,
-                     val_fraction=val_fraction, seed=seed, info=info)
+                     val_fraction=val_fraction, seed=seed, info=info, drop_empty_labels=drop_empty_labels,
+                     carved_from=carved_from)
 
 
-_FILE_KWARGS = {"val_fraction", "test_fraction", "label_columns", "split_column"}
+_FILE_KWARGS = {"val_fraction", "test_fraction", "label_columns", "split_column", "drop_empty_labels"}
 
 
 def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int = 0, **kwargs: Any) -> MultiLabelData:
@@ -329,7 +363,7 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     working directory), then relative to the repository root. Notebooks always pass their scene
     parameters (``n_train``, ``grid``, ``objects``, ``tail``...), so for a file those are accepted
     and ignored; file options (``val_fraction``, ``test_fraction``, ``label_columns``,
-    ``split_column``) go to the file loader and are ignored for scenes. ``seed`` seeds the scenes,
+    ``split_column``, ``drop_empty_labels``) go to the file loader and are ignored for scenes. ``seed`` seeds the scenes,
     or the stratified validation / test split of a file that has none.
     """
     if isinstance(data, MultiLabelData):
@@ -341,6 +375,8 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     for what in ("val_fraction", "test_fraction"):  # checked for scenes too, which ignore them
         if what in kwargs:
             kwargs[what] = _check_fraction(kwargs[what], what)
+    if "drop_empty_labels" in kwargs:
+        kwargs["drop_empty_labels"] = _check_flag(kwargs["drop_empty_labels"], "drop_empty_labels")
     if str(data) == "scenes":
         if "tail" in kwargs:
             kwargs["tail"] = _check_real(kwargs["tail"], "tail", " >= 0, the long-tail exponent (0 = balanced), e.g. tail=3.3")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from helpers.data.checks import _drop_empty_labels
 from helpers.data.core import (
     DIGIT_SIZE,
     N_DIGIT_CLASSES,
@@ -16,6 +17,7 @@ from helpers.data.core import (
     DataError,
     MultiLabelData,
     _check_count,
+    _check_flag,
     check_seed,
 )
 
@@ -185,6 +187,144 @@ def make_scenes(n_train: int = 2000, n_val: int = 500, n_test: int = 1000, *, gr
             "seed": seed, "pool_fractions": POOL_FRACTIONS}
     return MultiLabelData(name="scenes", kind="image", label_names=label_names, source_ids=source_ids,
                           info=info, **out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Many labels: "which digit in which cell"
+
+MANY_MIN_LABELS = 20  # two cells: fewer would be one digit per scene, a single-label task
+
+
+def many_label_grid(n_labels: int) -> tuple[int, int]:
+    """The grid of :func:`make_many_label_scenes` for ``n_labels`` (10 labels per cell): the most
+    nearly square ``(rows, cols)`` with ``rows <= cols``, e.g. 100 -> (2, 5), 1000 -> (10, 10)."""
+    n_labels = _check_count(n_labels, "n_labels", "label")
+    if n_labels < MANY_MIN_LABELS or n_labels % N_DIGIT_CLASSES:
+        raise DataError(f"n_labels={n_labels}: give a multiple of {N_DIGIT_CLASSES} of at least {MANY_MIN_LABELS} "
+                        f"(one label per digit class and grid cell), e.g. 100 or 1000")
+    cells = n_labels // N_DIGIT_CLASSES
+    rows = max(r for r in range(1, int(np.sqrt(cells)) + 1) if cells % r == 0)
+    return rows, cells // rows
+
+
+def _many_objects(objects: int | Sequence[int], n_cells: int) -> tuple[int, int]:
+    """``objects`` as ``(lo, hi)`` digits per scene, one digit per cell, so at most ``n_cells``."""
+    try:
+        lo, hi = (1, int(objects)) if isinstance(objects, (int, np.integer)) else (int(v) for v in objects)
+    except (TypeError, ValueError):
+        raise DataError(f"objects={objects!r}: give an int k (1..k digits per scene) or a pair (lo, hi)") from None
+    if not 1 <= lo <= hi:
+        raise DataError(f"objects={objects!r}: need 1 <= lo <= hi digits per scene")
+    if hi > n_cells:
+        raise DataError(f"objects={objects!r}: up to {hi} digits per scene do not fit in {n_cells} grid cells; "
+                        f"use more labels (10 per cell) or fewer objects")
+    return lo, hi
+
+
+def many_label_names(n_labels: int) -> list[str]:
+    """Label names of :func:`make_many_label_scenes`, most frequent first: ``"d@r,c"`` is digit ``d``
+    in the cell at row ``r``, column ``c``. Which (digit, cell) gets which frequency rank is a fixed
+    shuffle (seeded by ``n_labels``, not by the data seed), so ranks are spread over cells and digits."""
+    rows, cols = many_label_grid(n_labels)
+    pairs = np.random.default_rng(n_labels).permutation(n_labels)  # rank -> cell * 10 + digit
+    return [f"{p % N_DIGIT_CLASSES}@{p // N_DIGIT_CLASSES // cols},{p // N_DIGIT_CLASSES % cols}" for p in pairs]
+
+
+def _many_weights(n_labels: int, tail: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, column)``: ``W[cell, digit]`` the weight ``rank ** -tail`` of that label, and
+    ``column[cell, digit]`` its column in Y (its frequency rank)."""
+    pairs = np.random.default_rng(n_labels).permutation(n_labels)
+    column = np.empty(n_labels, dtype=np.int64)
+    column[pairs] = np.arange(n_labels)
+    W = _tail_weights(tail, n_labels)[column]
+    shape = (n_labels // N_DIGIT_CLASSES, N_DIGIT_CLASSES)
+    return W.reshape(shape), column.reshape(shape)
+
+
+def _make_many_split(n: int, pools: list[np.ndarray], grid: tuple[int, int], lo: int, hi: int, W: np.ndarray,
+                     column: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` scenes: ``lo..hi`` distinct cells drawn without replacement with weights ``W.sum(1)``,
+    then in each a digit drawn with weights ``W[cell]``."""
+    images, _ = _digits()
+    gh, gw = grid
+    n_cells, n_labels = gh * gw, W.size
+    k = rng.integers(lo, hi + 1, size=n)
+    cell_w = W.sum(axis=1)
+    cells = np.argsort(-(np.log(cell_w) + rng.gumbel(size=(n, n_cells))), axis=1, kind="stable")[:, :hi]  # Gumbel-top-k
+    digits = np.argmax(np.log(W[cells]) + rng.gumbel(size=(n, hi, N_DIGIT_CLASSES)), axis=2)  # Gumbel-max
+    sizes = np.array([len(p) for p in pools])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.concatenate(pools)
+    pick = np.minimum((rng.random((n, hi)) * sizes[digits]).astype(np.int64), sizes[digits] - 1)
+    src = flat[offsets[digits] + pick]
+    used = np.arange(hi) < k[:, None]
+    rows, slots = np.nonzero(used)
+
+    canvas = np.zeros((n, n_cells, DIGIT_SIZE, DIGIT_SIZE), dtype=np.float32)
+    canvas[rows, cells[rows, slots]] = images[src[rows, slots]]
+    X = canvas.reshape(n, gh, gw, DIGIT_SIZE, DIGIT_SIZE).transpose(0, 1, 3, 2, 4)
+    X = X.reshape(n, 1, gh * DIGIT_SIZE, gw * DIGIT_SIZE)
+    Y = np.zeros((n, n_labels), dtype=np.float32)
+    Y[rows, column[cells[rows, slots], digits[rows, slots]]] = 1.0
+    return np.ascontiguousarray(X), Y, np.where(used, src, -1).astype(np.int64)
+
+
+def make_many_label_scenes(n_labels: int = 100, n_train: int = 2000, n_val: int = 500, n_test: int = 1000, *,
+                           objects: int | Sequence[int] = 2, tail: float = 1.0, seed: int = 0,
+                           drop_empty_labels: bool = False) -> MultiLabelData:
+    """Scenes with a large label space: a label is a digit class **in a given grid cell**.
+
+    ``n_labels`` (a multiple of 10, at least 20) sets the grid: ``n_labels / 10`` cells of 8x8
+    pixels (:func:`many_label_grid`: 100 labels -> 2x5 cells, 16x40 pixels; 1,000 -> 10x10, 80x80).
+    Label ``"7@1,3"`` is a 7 in row 1, column 3. A scene shows 1 to ``objects`` digits (an int, or
+    a pair ``(lo, hi)``) in distinct cells, so its cardinality averages ``(lo + hi) / 2`` and the
+    density that over ``n_labels``: 1.5 / 100 = 1.5 % at the defaults, 1.5 / 1000 = 0.15 %.
+
+    Long tail: label ``j`` (columns are sorted by rank, most frequent first) has weight
+    ``(j + 1) ** -tail``; a scene's cells are drawn without replacement with weights summed over
+    each cell's ten labels, then each cell's digit with its labels' weights. With one digit per
+    scene a label's frequency is exactly its weight over the total; with more, close to it.
+    ``tail=1`` (Zipf) spans a ratio of ``n_labels`` between the most and least frequent label.
+
+    As in :func:`make_scenes`, the source digits are split 60/20/20 into disjoint train / val / test
+    pools, and each split has its own random stream. A label without a training positive is refused,
+    or with ``drop_empty_labels=True`` dropped from every split and reported as the file loaders do
+    (``info["dropped_labels"]``, :meth:`~helpers.data.MultiLabelData.summary`).
+    """
+    grid = many_label_grid(n_labels)
+    n_cells = grid[0] * grid[1]
+    lo, hi = _many_objects(objects, n_cells)
+    W, column = _many_weights(int(n_labels), tail)
+    sizes = {s: _check_count(n, f"n_{s}", "scene") for s, n in (("train", n_train), ("val", n_val), ("test", n_test))}
+    seed = check_seed(seed)
+    drop_empty_labels = _check_flag(drop_empty_labels, "drop_empty_labels")
+
+    _, target = _digits()
+    pool_rng, *split_rngs = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+    pools = _split_pools(target, pool_rng)
+    out: dict[str, np.ndarray] = {}
+    source_ids: dict[str, np.ndarray] = {}
+    for i, (s, rng) in enumerate(zip(SPLITS, split_rngs, strict=True)):
+        out[f"X_{s}"], out[f"Y_{s}"], source_ids[s] = _make_many_split(
+            int(sizes[s]), pools[i], grid, lo, hi, W, column, rng)
+
+    label_names = many_label_names(n_labels)
+    info = {"source": "sklearn.datasets.load_digits", "grid": grid, "objects": (lo, hi), "tail": float(tail),
+            "seed": seed, "pool_fractions": POOL_FRACTIONS, "n_labels": int(n_labels),
+            "labels": "digit class in a grid cell"}
+    if drop_empty_labels:
+        label_names, info["dropped_labels"] = _drop_empty_labels(out, label_names)
+    missing = np.flatnonzero(out["Y_train"].sum(axis=0) == 0)
+    if len(missing):
+        shown = ", ".join(label_names[j] for j in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        expected = (lo + hi) / 2 * W.min() / W.sum() * sizes["train"]
+        raise DataError(f"{len(missing)} of {n_labels} labels ({shown}) have no positive example among the "
+                        f"{sizes['train']} training scenes (tail={tail}, objects={objects}, seed={seed}); the rarest "
+                        f"label expects about {expected:.1f}. Use a larger n_train or a smaller tail, or pass "
+                        f"drop_empty_labels=True to drop them")
+    return MultiLabelData(name=f"many_scenes_{n_labels}", kind="image", label_names=label_names,
+                          source_ids=source_ids, info=info, **out)
+
 
 
 
