@@ -14,7 +14,7 @@ import re
 import nbformat
 import pytest
 
-from helpers import evidence
+from helpers import evidence, stats
 from helpers.results import repo_root
 from tests.notebook_runs import NOTEBOOKS
 
@@ -59,12 +59,34 @@ def recomputed(ev):
     return figures
 
 
+CI = re.compile(r"\[[-+]\d+\.\d+, [-+]\d+\.\d+\]")
+
+
+def test_report_intervals_and_verdicts_recompute(ev):
+    """05's intervals and verdicts are those helpers.stats gives on the committed table: every interval it
+    prints is one of the table's Holm-corrected or 95 % intervals, and its verdict counts match."""
+    judged = stats.judge_table(ev.table, "tail", [("macro_f1", "0.5"), ("macro_f1", "tuned"), ("map", "0.5")],
+                               "bce_with_logits")
+    figures = {stats.fmt_ci(lo, hi) for lo, hi in zip(judged["low"], judged["high"], strict=True)}
+    figures |= {stats.fmt_ci(lo, hi) for lo, hi in zip(judged["ci95_low"], judged["ci95_high"], strict=True)}
+    text = _outputs_text(next(p for p in NOTEBOOKS if p.stem == "05_sweep_report"))
+    counts = ", ".join(f"{v} {n}" for v, n in judged["verdict"].value_counts().items())
+    assert f"verdicts: {counts}" in text, f"05 does not print the verdicts of the committed evidence ({counts})"
+    table_cis = set(CI.findall(text.split("lead: the best")[1].split("illustration:")[0]))  # the judged table, sentences
+    assert table_cis and table_cis <= figures, sorted(table_cis - figures)
+
+
 def test_evidence_is_complete_with_its_provenance(ev):
     runs = ev.table.groupby("run_id")["status"].first()
     assert (runs == "ok").all(), f"failed runs in the evidence: {list(runs[runs != 'ok'].index)}"
     assert len(runs) == len(ev.manifest["runs"])
     assert ev.table.groupby("tail")["seed"].nunique().min() >= 5, "effects need 5 seeds or more per level"
-    assert ev.provenance["commit"] and ev.provenance["env"]["torch"]
+    prov = ev.provenance
+    assert prov["commit"] and prov["env"]["torch"]
+    assert prov["packages"]["torch"] and prov["packages_match_runs"], "packages recorded from another environment"
+    assert prov["threads"]["torch_threads"] and None not in prov["threads"]["torch_threads"]
+    nb = ev.manifest["notebook"]
+    assert nb in prov["code"]["files"] and "helpers/metrics.py" in prov["code"]["files"], "code hashes missing"
     assert (EVIDENCE / "spec.yaml").read_text() == (repo_root() / "sweeps" / "imbalance.yaml").read_text(), \
         "the committed spec and sweeps/imbalance.yaml differ: rerun the sweep and export it again"
     assert (ev.claims["failed"] == 0).all(), ev.claims[ev.claims["failed"] > 0]
