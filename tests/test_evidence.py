@@ -155,3 +155,19 @@ def test_readme_gpu_figures_come_from_the_committed_gpu_run():
 def test_printed_matches_only_roundings():
     assert _printed("0.79", ["0.7889714"]) and _printed("36,380", ["36,380"]) and _printed("1.22", ["1.22"])
     assert not _printed("0.78", ["0.7889714"]) and not _printed("0.9", ["0.7889714"])
+
+
+def test_evidence_seed_run_finds_the_default_run_and_names_a_mismatch():
+    import pandas as pd
+
+    from tests.headline_sources import evidence_seed_run
+
+    table = pd.DataFrame([{"status": "ok", "tail": t, "seed": s, "setup": "a", "macro_f1": 0.5 + s}
+                          for t in (0.0, 3.3) for s in (0, 1)])
+    manifest = {"sweep": "x", "parameters": {"epochs": 15}, "grid": {"tail": [0.0, 3.3], "seed": [0, 1]}}
+    rows = evidence_seed_run(table, manifest, {"epochs": 15, "tail": 3.3, "seed": 0, "lr": 0.003})
+    assert len(rows) == 1 and rows.iloc[0]["macro_f1"] == 0.5
+    with pytest.raises(AssertionError, match="fixes epochs=15, but the notebook's default run has epochs=30"):
+        evidence_seed_run(table, manifest, {"epochs": 30, "tail": 3.3, "seed": 0})
+    with pytest.raises(AssertionError, match="no run with"):
+        evidence_seed_run(table, manifest, {"epochs": 15, "tail": 2.0, "seed": 0})
