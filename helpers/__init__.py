@@ -12,7 +12,8 @@ import importlib
 import warnings
 
 SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "frontdoor", "gpu_check", "kernels", "labels",
-              "losses", "metrics", "mistakes", "models", "params", "plots", "results", "sweep", "train")
+              "losses", "make_evidence", "metrics", "mistakes", "models", "params", "plots", "results", "stats", "sweep",
+              "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 
 
