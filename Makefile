@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: help venv book notebooks test lint unit test-seeds test-params bench gpu-check lab clean
+.PHONY: help venv book notebooks test lint unit test-seeds test-params bench gpu-check lab clean evidence
 
 help:
 	@echo "make book        run every notebook (papermill, default parameters, side by side) into outputs/;"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop, validation cost)"
 	@echo "make gpu-check   on a CUDA machine: CUDA tests, notebooks 03/04 on the GPU, GPU benchmark (< 4 min)"
 	@echo "make lab         open the book in JupyterLab"
+	@echo "make evidence    regenerate every evidence/ set from its sweep spec (local Dask cluster), print the wall time;"
+	@echo "                 some sets: make evidence EVIDENCE='imbalance' (workers: EVIDENCE_WORKERS=2)"
 
 # (Re)create the virtual environment when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -61,6 +63,11 @@ bench: $(STAMP)
 
 gpu-check: $(STAMP)
 	$(BIN)/python -m helpers.gpu_check
+
+EVIDENCE ?=
+EVIDENCE_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+evidence: $(STAMP)
+	$(BIN)/python -m helpers.make_evidence $(EVIDENCE) --workers $(EVIDENCE_WORKERS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import warnings
 
-SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "finetune", "frontdoor", "gpu_check", "kernels", "labels",
-              "losses", "metrics", "mistakes", "models", "params", "plots", "results", "sweep", "train")
+SUBMODULES = ("bench", "book", "claims", "data", "diagnose", "evidence", "finetune", "frontdoor", "gpu_check", "kernels",
+              "labels", "losses", "make_evidence", "metrics", "mistakes", "models", "params", "plots", "results", "stats",
+              "sweep", "train")
 __all__ = [*SUBMODULES, "setup_notebook"]
 
 

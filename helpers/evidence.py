@@ -9,11 +9,16 @@ made by :func:`export_sweep` (``python -m helpers.evidence outputs/sweeps/imbala
         spec.yaml        the sweep spec that made it
         claims.csv       the sweep's claims table (helpers.claims.sweep_table)
         claims_by_run.csv  every claim of every run: run, grid values, claim id, status
-        provenance.json  commit and environment of the runs, wall time, when it was copied
+        provenance.json  commit, environment, threads, package versions and code hashes of the runs,
+                         wall time, when it was copied
 
 :func:`load` reads such a folder (or a live sweep folder), :func:`seed_stats` turns a results table
 into mean ± standard deviation over seeds, and :func:`pm` formats one such figure the same way
-everywhere, so a test can recompute every quoted figure from the committed table.
+everywhere, so a test can recompute every quoted figure from the committed table. Whether a
+difference between setups is one is judged by :mod:`helpers.stats` (paired t-intervals, Holm, a
+smallest effect of interest), not here. ``provenance.json`` records the commit, environment, thread
+settings, package versions and the sha256 of the notebook and ``helpers/`` modules that made the set
+(:func:`make_provenance`); :func:`code_changes` lists what changed since.
 """
 
 from __future__ import annotations
@@ -138,19 +143,92 @@ def _write_evidence(out: Path, src: Path, manifest: dict[str, Any], statuses: li
                          "evidence": claims.format_evidence(c["evidence"]), "why_not": c["why_not"]})
     by_run = pd.DataFrame(rows)
     results.write_bytes_atomic(out / "claims_by_run.csv", by_run.to_csv(index=False).encode("utf-8"))
+    provenance = make_provenance(manifest, src, statuses, envs, commits)
+    results.write_json_atomic(out / "provenance.json", provenance)
+    return out
+
+
+ENV_KEYS = ("python", "torch", "sklearn", "numpy", "platform", "cpu_count", "torch_threads", "cpu_capability", "device",
+            "device_name")
+PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "papermill", "nbclient", "ipykernel", "dask",
+            "distributed", "matplotlib", "seaborn", "iterative-stratification", "cleanlab")
+
+
+def make_provenance(manifest: dict[str, Any], src: Path, statuses: Sequence[dict[str, Any]],
+                    envs: Sequence[dict[str, Any]], commits: Sequence[str | None]) -> dict[str, Any]:
+    """What made an evidence set: the runs' commit, environment and thread settings, the versions of
+    the book's packages, and the sha256 of the notebook and of every ``helpers/`` module at that commit
+    (``code``: a superset of the modules the notebook imports; :func:`code_changes` compares them with
+    the working tree), with the runs' count, wall time and hosts."""
     env = envs[0] if envs else {}
-    provenance = {
+    commit = commits[-1] if commits else None
+    packages = _package_versions()
+    same_env = all(e.get("torch") == packages.get("torch") for e in envs if e.get("torch"))
+    return {
         "sweep": manifest["sweep"], "source": results.display_path(src), "copied": pd.Timestamp.now("UTC").isoformat(),
-        "commit": commits[-1] if commits else None,
-        "commits": commits,  # several only when they differ outside helpers/ and the notebook (checked)
-        "env": {k: env.get(k) for k in ("python", "torch", "sklearn", "numpy", "platform", "cpu_count",
-                                        "torch_threads", "cpu_capability", "device", "device_name")},
+        "commit": commit,
+        "commits": list(commits),  # several only when they differ outside helpers/ and the notebook (checked)
+        "env": {k: env.get(k) for k in ENV_KEYS},
+        # the exporting environment's versions; `packages_match_runs` says whether its torch is the runs' torch
+        "packages": packages, "packages_match_runs": same_env,
+        "threads": {"torch_threads": sorted({e.get("torch_threads") for e in envs}, key=str),
+                    "omp_num_threads": sorted({s.get("threads") for s in statuses}, key=str)},
+        "code": code_hashes(commit, manifest["notebook"]),
         "runs": len(statuses), "ok": sum(s["status"] == "ok" for s in statuses),
         "run_seconds": round(sum(s.get("seconds") or 0 for s in statuses), 1),
         "first_start": min(s.get("started") or "" for s in statuses), "last_finish": max(s.get("finished") or "" for s in statuses),
         "hosts": sorted({s.get("host") or "" for s in statuses}),
     }
-    results.write_json_atomic(out / "provenance.json", provenance)
+
+
+def _package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def code_hashes(commit: str | None, notebook: str) -> dict[str, Any]:
+    """sha256 of ``notebook`` and of every ``helpers/**/*.py`` as committed at ``commit`` (read with
+    ``git show``), or of the working tree's files when there is no commit or git cannot read it."""
+    root = results.repo_root()
+    if commit:
+        ls = subprocess.run(["git", "ls-tree", "-r", "--name-only", commit, "--", "helpers", notebook], cwd=root,
+                            capture_output=True, text=True, check=False)
+        if ls.returncode == 0 and ls.stdout.strip():
+            files = {}
+            for path in sorted(ls.stdout.split("\n")):
+                if path == notebook or (path.endswith(".py") and path.startswith("helpers/")):
+                    blob = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, check=False)
+                    if blob.returncode == 0:
+                        files[path] = _sha256(blob.stdout)
+            return {"from": f"commit {commit}", "files": files}
+    paths = [root / notebook, *sorted((root / "helpers").rglob("*.py"))]
+    return {"from": "working tree",
+            "files": {p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in paths if p.is_file()}}
+
+
+def code_changes(provenance: dict[str, Any]) -> list[str]:
+    """The files of an evidence set's ``code`` hashes that differ in (or are gone from) the working tree,
+    and the ``helpers/`` modules added since: what may make the committed evidence stale."""
+    recorded = (provenance.get("code") or {}).get("files") or {}
+    root = results.repo_root()
+    changed = [path for path, h in recorded.items()
+               if not (root / path).is_file() or _sha256((root / path).read_bytes()) != h]
+    added = [p.relative_to(root).as_posix() for p in (root / "helpers").rglob("*.py")
+             if p.relative_to(root).as_posix() not in recorded]
+    return sorted(changed + added) if recorded else []
 
 
 def _same_code(commits: Sequence[str | None], notebook: str) -> bool:
@@ -208,15 +286,11 @@ def seed_stats(table: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFr
     return g.rename(columns={"count": "seeds"})
 
 
-def is_difference(mean: float, std: float, seeds: int, min_seeds: int = 5) -> bool:
-    """The book's rule for calling a paired difference a difference: its mean over seeds exceeds one
-    standard deviation of the per-seed differences, and at least ``min_seeds`` seeds back it."""
-    return bool(seeds >= min_seeds and abs(mean) > std)
-
-
 def paired_gaps(table: pd.DataFrame, level: str, metric: str, baseline: str, threshold: str | None = None) -> pd.DataFrame:
     """Per seed, each setup's ``metric`` minus the baseline's on the same run (same data, same seed),
-    then mean, standard deviation and count over seeds, per ``level`` value and setup."""
+    then mean, standard deviation and count over seeds, per ``level`` value and setup. A description
+    of the spread only: whether a difference is one is judged by :func:`helpers.stats.judge_table`
+    (t-intervals, Holm across the table, a smallest effect of interest)."""
     ok = table[table["status"] == "ok"] if "status" in table.columns else table
     if threshold is not None:
         ok = ok[ok["threshold"].astype(str) == threshold]

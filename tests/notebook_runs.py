@@ -10,9 +10,11 @@ from helpers.results import RECORD_NAME, read_json, repo_root
 NOTEBOOKS = book_notebooks()
 
 
-def run(notebook: Path, out_dir: Path, **parameters) -> dict:
-    """Execute ``notebook`` into ``out_dir`` (its output_dir too) and return its metrics.json record."""
-    run_notebook(notebook, out_dir / notebook.name, parameters={**parameters, "output_dir": str(out_dir)})
+def run(notebook: Path, out_dir: Path, threads: int | None = None, **parameters) -> dict:
+    """Execute ``notebook`` into ``out_dir`` (its output_dir too) and return its metrics.json record;
+    ``threads``: torch threads of the kernel (default all cores)."""
+    run_notebook(notebook, out_dir / notebook.name, parameters={**parameters, "output_dir": str(out_dir)},
+                 threads=threads)
     return read_json(out_dir / RECORD_NAME)
 
 

@@ -14,7 +14,7 @@ import re
 import nbformat
 import pytest
 
-from helpers import evidence
+from helpers import evidence, stats
 from helpers.results import repo_root
 from tests.notebook_runs import NOTEBOOKS
 
@@ -59,12 +59,34 @@ def recomputed(ev):
     return figures
 
 
+CI = re.compile(r"\[[-+]\d+\.\d+, [-+]\d+\.\d+\]")
+
+
+def test_report_intervals_and_verdicts_recompute(ev):
+    """05's intervals and verdicts are those helpers.stats gives on the committed table: every interval it
+    prints is one of the table's Holm-corrected or 95 % intervals, and its verdict counts match."""
+    judged = stats.judge_table(ev.table, "tail", [("macro_f1", "0.5"), ("macro_f1", "tuned"), ("map", "0.5")],
+                               "bce_with_logits")
+    figures = {stats.fmt_ci(lo, hi) for lo, hi in zip(judged["low"], judged["high"], strict=True)}
+    figures |= {stats.fmt_ci(lo, hi) for lo, hi in zip(judged["ci95_low"], judged["ci95_high"], strict=True)}
+    text = _outputs_text(next(p for p in NOTEBOOKS if p.stem == "05_sweep_report"))
+    counts = ", ".join(f"{v} {n}" for v, n in judged["verdict"].value_counts().items())
+    assert f"verdicts: {counts}" in text, f"05 does not print the verdicts of the committed evidence ({counts})"
+    table_cis = set(CI.findall(text.split("lead: the best")[1].split("illustration:")[0]))  # the judged table, sentences
+    assert table_cis and table_cis <= figures, sorted(table_cis - figures)
+
+
 def test_evidence_is_complete_with_its_provenance(ev):
     runs = ev.table.groupby("run_id")["status"].first()
     assert (runs == "ok").all(), f"failed runs in the evidence: {list(runs[runs != 'ok'].index)}"
     assert len(runs) == len(ev.manifest["runs"])
     assert ev.table.groupby("tail")["seed"].nunique().min() >= 5, "effects need 5 seeds or more per level"
-    assert ev.provenance["commit"] and ev.provenance["env"]["torch"]
+    prov = ev.provenance
+    assert prov["commit"] and prov["env"]["torch"]
+    assert prov["packages"]["torch"] and prov["packages_match_runs"], "packages recorded from another environment"
+    assert prov["threads"]["torch_threads"] and None not in prov["threads"]["torch_threads"]
+    nb = ev.manifest["notebook"]
+    assert nb in prov["code"]["files"] and "helpers/metrics.py" in prov["code"]["files"], "code hashes missing"
     assert (EVIDENCE / "spec.yaml").read_text() == (repo_root() / "sweeps" / "imbalance.yaml").read_text(), \
         "the committed spec and sweeps/imbalance.yaml differ: rerun the sweep and export it again"
     assert (ev.claims["failed"] == 0).all(), ev.claims[ev.claims["failed"] > 0]
@@ -134,3 +156,19 @@ def test_gpu_page_figures_come_from_the_committed_gpu_run():
 def test_printed_matches_only_roundings():
     assert _printed("0.79", ["0.7889714"]) and _printed("36,380", ["36,380"]) and _printed("1.22", ["1.22"])
     assert not _printed("0.78", ["0.7889714"]) and not _printed("0.9", ["0.7889714"])
+
+
+def test_evidence_seed_run_finds_the_default_run_and_names_a_mismatch():
+    import pandas as pd
+
+    from tests.headline_sources import evidence_seed_run
+
+    table = pd.DataFrame([{"status": "ok", "tail": t, "seed": s, "setup": "a", "macro_f1": 0.5 + s}
+                          for t in (0.0, 3.3) for s in (0, 1)])
+    manifest = {"sweep": "x", "parameters": {"epochs": 15}, "grid": {"tail": [0.0, 3.3], "seed": [0, 1]}}
+    rows = evidence_seed_run(table, manifest, {"epochs": 15, "tail": 3.3, "seed": 0, "lr": 0.003})
+    assert len(rows) == 1 and rows.iloc[0]["macro_f1"] == 0.5
+    with pytest.raises(AssertionError, match="fixes epochs=15, but the notebook's default run has epochs=30"):
+        evidence_seed_run(table, manifest, {"epochs": 30, "tail": 3.3, "seed": 0})
+    with pytest.raises(AssertionError, match="no run with"):
+        evidence_seed_run(table, manifest, {"epochs": 15, "tail": 2.0, "seed": 0})

@@ -4,42 +4,52 @@
 that the nbval run just wrote to ``outputs/<stem>/metrics.json``. Run alone, a test executes its
 notebook with papermill first (a record older than this test session is never trusted).
 
-Expected values are those of the committed CPU run at default parameters (seed 0). Tolerances
-cover float differences between CPU kernels (AVX2 vs AVX-512) and thread counts, which change the
-last bits of every step and so, after 15 epochs, the second decimal of a metric; they are far
-tighter than the differences the book's claims rest on.
+Expected values are never typed here (tests/headline_sources.py):
+
+- notebooks 02 and 03: the numbers the committed notebook printed in its claim lines (the committed
+  run at default parameters, seed 0; refreshed whenever the notebook is re-executed in place), which
+  the fresh run must reproduce;
+- notebook 04: the run of the committed evidence ``evidence/imbalance`` with 04's default parameters
+  (seed 0, tail 3.3): the **drift test**. The evidence must match what the code produces now, within
+  the smallest effect of interest (``helpers.stats.SESOI``, 0.01 in macro-F1, micro-F1 and mAP), the
+  size of effect the book's multi-seed verdicts are about.
+
+Each tolerance is stated with the effect it protects and is no wider than it. Runs on the same CPU
+kernels and thread count are bit-for-bit repeatable; across kernels (AVX2 vs AVX-512) or thread
+counts a 15-epoch run moves by about 0.02 in tuned macro-F1 at seed 0, more than the SESOI. So the
+drift test reruns 04 with the evidence's thread count when the nbval run used another, and does not
+apply (skips, saying why) on other CPU kernels or devices than the evidence was made on.
 """
 
 import pytest
 
+from helpers import evidence
+from helpers import stats as S
 from helpers.claims import FAILED, HELD, NOT_APPLICABLE
-from tests.notebook_runs import NOTEBOOKS, record_getter
+from helpers.results import repo_root
+from tests.headline_sources import evidence_seed_run, notebook_path, printed_claim_evidence
+from tests.notebook_runs import NOTEBOOKS, record_getter, run
 
 pytestmark = pytest.mark.headlines
 
-# notebook -> {(setup, threshold or None, metric): (expected, tolerance)}
-EXPECTED = {
+# notebook -> {(claim id, evidence key): tolerance, with the smallest effect it protects}
+HEADLINES = {
     "02_wrong_loss_failure": {
-        ("bce_with_logits", None, "micro_f1"): (0.907, 0.03),
-        ("bce_with_logits", None, "map"): (0.971, 0.02),
-        ("cross_entropy", None, "micro_f1"): (0.562, 0.06),
-        ("cross_entropy", None, "map"): (0.929, 0.03),
-        ("double_sigmoid", None, "pred_pos_rate"): (1.0, 0.0),
-        ("mse", None, "micro_f1"): (0.909, 0.03),
+        ("ce_multihot_f1_collapses", "bce_micro_f1"): 0.03,  # MSE matches BCE within 0.05
+        ("ce_multihot_f1_collapses", "ce_micro_f1"): 0.05,  # CE falls more than 0.2 below BCE
+        ("ce_multihot_ranks_well", "bce_map"): 0.02,  # CE's mAP within 0.1 of BCE's
+        ("ce_multihot_ranks_well", "ce_map"): 0.03,  # idem
+        ("double_sigmoid_predicts_every_label", "pred_pos_rate"): 0.05,  # above 0.9
+        ("mse_matches_bce_balanced", "micro_f1"): 0.03,  # MSE minus BCE within 0.05
     },
     "03_bce_with_logits": {
-        ("bce_with_logits", "0.5", "micro_f1"): (0.907, 0.03),
-        ("bce_with_logits", "0.5", "macro_f1"): (0.903, 0.03),
-        ("bce_with_logits", "0.5", "map"): (0.971, 0.02),
-        ("bce_with_logits", "0.5", "element_accuracy"): (0.964, 0.01),
-    },
-    "04_pos_weight_imbalance": {
-        ("bce_with_logits", "0.5", "micro_f1"): (0.980, 0.01),
-        ("bce_with_logits", "0.5", "map"): (0.791, 0.06),
-        ("bce_with_logits+neg_over_pos", "0.5", "map"): (0.786, 0.06),
-        ("bce_with_logits+neg_over_pos", "0.5", "micro_f1"): (0.960, 0.015),
+        ("bce_learns_scenes", "micro_f1"): 0.03,  # micro-F1 above 0.75 (and 02's MSE-BCE 0.05)
+        ("bce_learns_scenes", "map"): 0.02,  # mAP above 0.85
+        ("every_label_learned", "worst_f1"): 0.05,  # every label's F1 above 0.5
     },
 }
+EVIDENCE_04 = repo_root() / "evidence" / "imbalance"
+DRIFT_METRICS = ("macro_f1", "micro_f1", "map")
 
 
 # notebook -> the claims that must be held at default parameters (every other claim it records must be
@@ -60,8 +70,7 @@ HELD_AT_DEFAULTS = {
     "04_pos_weight_imbalance": {"trained_on_chosen_device", "batch_missing_share_matches_frequency",
                                 "some_batch_weight_inf", "neg_over_pos_raises_rate_of_upweighted_labels",
                                 "neg_over_pos_raises_thresholds"},
-    "05_sweep_report": {"every_run_complete", "tuning_shrinks_neg_over_pos_gap", "neg_over_pos_map_moves_less",
-                        "sweep_claims_never_failed"},
+    "05_sweep_report": {"every_run_complete", "tuning_shrinks_neg_over_pos_gap", "sweep_claims_never_failed"},
 }
 
 
@@ -70,19 +79,68 @@ def records(request, tmp_path_factory):
     return record_getter(request.config.session_start_time, tmp_path_factory)
 
 
-def _find(record, setup, threshold):
-    hits = [r for r in record["results"] if r["setup"] == setup and (threshold is None or r.get("threshold") == threshold)]
-    assert len(hits) == 1, f"{record['notebook']}: expected one result for {setup!r} (threshold {threshold}), got {len(hits)}"
-    return hits[0]
+def _claim_evidence(record, claim_id):
+    hits = [c for c in record.get("claims", []) if c["id"] == claim_id]
+    assert len(hits) == 1, f"{record['notebook']}: expected one claim {claim_id!r}, got {len(hits)}"
+    return hits[0]["evidence"]
 
 
-@pytest.mark.parametrize("stem,key", [(s, k) for s, ks in EXPECTED.items() for k in ks],
+@pytest.mark.parametrize("stem,key", [(s, k) for s, ks in HEADLINES.items() for k in ks],
                          ids=lambda v: v if isinstance(v, str) else "/".join(str(x) for x in v if x))
 def test_headline(records, stem, key):
-    setup, threshold, metric = key
-    expected, tol = EXPECTED[stem][key]
-    value = _find(records(stem), setup, threshold)[metric]
-    assert value == pytest.approx(expected, abs=tol), f"{stem} {setup} {metric}: {value:.4f} vs {expected} ± {tol}"
+    claim_id, name = key
+    tol = HEADLINES[stem][key]
+    printed = printed_claim_evidence(stem)
+    assert name in printed.get(claim_id, {}), (f"the committed {stem} printed no {name}= in claim {claim_id!r}: "
+                                               f"re-execute it in place, or update HEADLINES")
+    expected = printed[claim_id][name]
+    value = _claim_evidence(records(stem), claim_id)[name]
+    assert value == pytest.approx(expected, abs=tol), (
+        f"{stem} {claim_id}.{name}: this run {value:.4f}, the committed notebook printed {expected} (tolerance {tol})")
+
+
+def test_printed_claim_evidence_parses_the_claim_lines():
+    ev = printed_claim_evidence("03_bce_with_logits")
+    assert ev and all(isinstance(v, float) for d in ev.values() for v in d.values())
+
+
+@pytest.fixture(scope="module")
+def record_04_like_evidence(records, tmp_path_factory):
+    ev = evidence.load(EVIDENCE_04)
+    rec = records("04_pos_weight_imbalance")
+    env, made = rec["env"], ev.provenance.get("env", {})
+    for k in ("device", "cpu_capability"):
+        if env.get(k) != made.get(k):
+            pytest.skip(f"evidence/imbalance was made with {k}={made.get(k)!r}, this run has {env.get(k)!r}: float "
+                        "kernels differ, and a seed-0 comparison within the SESOI needs the same ones")
+    threads = made.get("torch_threads")
+    if threads and env.get("torch_threads") != threads:  # same kernels, other thread count: rerun like the evidence
+        rec = run(notebook_path("04_pos_weight_imbalance"), tmp_path_factory.mktemp("04_drift"), threads=threads)
+    return ev, rec
+
+
+def test_notebook_04_default_run_matches_the_evidence(record_04_like_evidence):
+    """The drift test: 04's default run (seed 0) gives, setup by setup, the metrics of the evidence run
+    with the same parameters, within the smallest effect of interest, and so does the paired difference
+    the book's pos_weight advice rests on."""
+    ev, rec = record_04_like_evidence
+    params = {k: v for k, v in rec["params"].items() if k != "output_dir"}
+    rows = evidence_seed_run(ev.table, ev.manifest, params)
+    got = {(r["setup"], str(r.get("threshold"))): r for r in rec["results"]}
+    off = []
+    for _, row in rows.iterrows():
+        mine = got.get((row["setup"], str(row["threshold"])))
+        assert mine is not None, f"04 no longer produces {row['setup']} at threshold {row['threshold']}"
+        for m in DRIFT_METRICS:
+            if abs(mine[m] - row[m]) > S.SESOI[m]:
+                off.append(f"{row['setup']} {m} at {row['threshold']}: run {mine[m]:.4f}, evidence {row[m]:.4f}")
+    assert not off, ("evidence/imbalance no longer matches what notebook 04 produces (tolerance: the SESOI, "
+                     f"{S.SESOI['macro_f1']}); regenerate it (make evidence):\n" + "\n".join(off))
+    base, npw = "bce_with_logits", "bce_with_logits+neg_over_pos"
+    if (npw, "tuned") in got and (base, "tuned") in got:
+        ev_rows = rows[rows["threshold"].astype(str) == "tuned"].set_index("setup")["macro_f1"]
+        gap_run = got[(npw, "tuned")]["macro_f1"] - got[(base, "tuned")]["macro_f1"]
+        assert gap_run == pytest.approx(ev_rows[npw] - ev_rows[base], abs=S.SESOI["macro_f1"])
 
 
 def test_record_format(records):

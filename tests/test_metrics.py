@@ -141,17 +141,95 @@ def test_tune_thresholds_known_best():
     y = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 0], [0, 0, 0]])
     p = np.array([[0.35, 0.9, 0.9], [0.30, 0.8, 0.8], [0.20, 0.1, 0.6], [0.10, 0.2, 0.2]])
     t = M.tune_thresholds(y, p)
-    # label 0: any threshold in (0.20, 0.30] is perfect -> 0.25, 0.30 tie -> the one closest to 0.5
-    # label 1: no positives -> stays 0.5; label 2: (0.6, 0.8] is perfect -> 0.65 is closest to 0.5
-    assert t.tolist() == pytest.approx([0.30, 0.5, 0.65])
+    # label 0: any threshold in (0.20, 0.30] is perfect -> the middle of that run of the grid;
+    # label 1: no positives -> stays 0.5; label 2: (0.6, 0.8] is perfect -> its middle
+    assert 0.20 < t[0] <= 0.30 and t[1] == 0.5 and 0.6 < t[2] <= 0.8
+    run0 = M.DEFAULT_GRID[(M.DEFAULT_GRID > 0.20) & (M.DEFAULT_GRID <= 0.30)]
+    assert t[0] == run0[(len(run0) - 1) // 2]
     assert M.evaluate(y, p, threshold=t)["per_label"][2]["f1"] == 1.0
     assert M.tune_thresholds(y, p, grid=[0.1, 0.25, 0.9]).tolist() == pytest.approx([0.25, 0.5, 0.25])
     with pytest.raises(ValueError, match="grid"):
         M.tune_thresholds(y, p, grid=[])
 
 
+def test_tune_thresholds_ties_keep_the_run_closest_to_half():
+    y = np.array([[1, 1], [0, 0], [1, 1], [0, 0]])
+    p = np.array([[0.9, 0.9], [0.1, 0.1], [0.8, 0.8], [0.2, 0.2]])
+    # best F1 on (0.2, 0.8]: the run holds 0.5, so its middle is chosen
+    grid = [0.1, 0.3, 0.5, 0.7, 0.85]
+    assert M.tune_thresholds(y, p, grid=grid).tolist() == [0.5, 0.5]
+    # two separate best runs: the one nearer 0.5 wins
+    y2 = np.array([[1, 0], [0, 0], [1, 0], [0, 1]])
+    p2 = np.array([[0.9, 0.1], [0.5, 0.1], [0.9, 0.1], [0.1, 0.1]])
+    assert M.tune_thresholds(y2, p2, grid=[0.05, 0.4, 0.6, 0.95])[0] == 0.6
+
+
+def test_default_grid_reaches_the_tails_and_holds_half():
+    g = M.DEFAULT_GRID
+    assert g[0] == pytest.approx(0.001) and g[-1] == pytest.approx(0.999) and 0.5 in g.tolist()
+    assert (np.diff(g) > 0).all() and (g < 0.05).sum() >= 50 and (g > 0.95).sum() >= 50
+    with pytest.raises(ValueError, match="low < high"):
+        M.threshold_grid(11, 0.5, 0.2)
+
+
+def test_tune_thresholds_not_clipped_at_the_old_grid_ends():
+    """A rare label whose positives score 0.01-0.03 (a plain-BCE rare label) tunes below 0.05, and one whose
+    negatives reach 0.97 (a reweighted label) tunes above 0.95: the 0.05-0.95 grid clipped both."""
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.zeros((n, 2), dtype=int)
+    y[:8, 0] = 1
+    y[:40, 1] = 1
+    p = np.empty((n, 2))
+    p[:, 0] = np.where(y[:, 0] == 1, rng.uniform(0.01, 0.03, n), rng.uniform(0.0, 0.008, n))
+    p[:, 1] = np.where(y[:, 1] == 1, rng.uniform(0.985, 1.0, n), rng.uniform(0.0, 0.975, n))
+    t = M.tune_thresholds(y, p)
+    assert 0.008 < t[0] <= 0.01 + 1e-9 and 0.975 < t[1] <= 0.985
+    assert M.evaluate(y, p, threshold=t)["macro_f1"] == 1.0
+    old = M.tune_thresholds(y, p, grid=np.round(np.linspace(0.05, 0.95, 19), 10))
+    assert old[0] >= 0.05 and old[1] == 0.95 and M.evaluate(y, p, threshold=old)["macro_f1"] < 1.0
+
+
+def test_tune_thresholds_falls_back_below_min_positives():
+    y = np.zeros((100, 3), dtype=int)
+    y[:2, 0] = 1  # 2 positives
+    y[:6, 1] = 1  # 6 positives
+    rng = np.random.default_rng(3)
+    p = np.clip(0.5 * y + 0.3 * rng.random((100, 3)), 0, 1)
+    tuned_all = M.tune_thresholds(y, p, min_positives=1)
+    assert tuned_all[0] != 0.5 and tuned_all[1] != 0.5 and tuned_all[2] == 0.5  # label 2 has no positive
+    t = M.tune_thresholds(y, p, min_positives=5, fallback=0.3)
+    assert t[0] == 0.3 and t[1] == tuned_all[1] and t[2] == 0.3
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="min_positives"):
+            M.tune_thresholds(y, p, min_positives=bad)
+    with pytest.raises(ValueError, match="fallback"):
+        M.tune_thresholds(y, p, fallback=1.5)
+
+
+def test_tune_thresholds_matches_a_brute_force_search():
+    """The sorted-score search gives the same best F1 as comparing every threshold with every score."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        n, n_labels = int(rng.integers(10, 80)), int(rng.integers(2, 5))
+        y = (rng.random((n, n_labels)) < rng.random()).astype(int)
+        p = np.round(rng.random((n, n_labels)), 2)  # ties between scores
+        grid = np.round(np.linspace(0.0, 1.0, 41), 10)
+        t = M.tune_thresholds(y, p, grid=grid)
+        for j in range(n_labels):
+            if y[:, j].sum() == 0:
+                continue
+            f1 = [f1_binary(y[:, j], p[:, j] >= g) for g in grid]
+            assert f1_binary(y[:, j], p[:, j] >= t[j]) == pytest.approx(max(f1))
+
+
+def f1_binary(y, pred):
+    from sklearn.metrics import f1_score
+
+    return f1_score(y, pred.astype(int), zero_division=0.0)
+
+
 def test_tune_thresholds_default_grid_is_clean():
-    assert M.DEFAULT_GRID.tolist()[:3] == [0.05, 0.1, 0.15] and 0.5 in M.DEFAULT_GRID.tolist()
     rng = np.random.default_rng(1)
     y = (rng.random((500, 10)) < 0.2).astype(int)
     p = np.clip(0.3 * y + rng.random((500, 10)) * 0.7, 0, 1)

@@ -1,0 +1,133 @@
+"""``make evidence``: regenerate every committed evidence set from its sweep spec, in parallel.
+
+Each set in :data:`SETS` is a sweep spec in ``sweeps/``; its runs go to
+``outputs/evidence_runs/<commit>/<set>`` (so a rerun at the same commit resumes and a new commit
+starts fresh), all sets share one local Dask cluster (or the cluster at ``--scheduler``), and each
+finished sweep is copied into ``evidence/<set>/`` by :func:`helpers.evidence.export_sweep` (table,
+spec, claims, provenance with the commit, environment, threads, package versions and code hashes).
+The wall time of each set and of the whole call is printed at the end.
+
+    python -m helpers.make_evidence                 # every set, one worker per core
+    python -m helpers.make_evidence imbalance --workers 2
+    python -m helpers.make_evidence --dry-run       # the runs each set would make
+
+Refused when ``helpers/``, ``notebooks/`` or ``sweeps/`` have uncommitted changes (the evidence must
+name the code that made it; ``--allow-dirty`` overrides, and the provenance then says so). Exit
+status: 0 every run ok and exported, 1 some run failed (the set is not exported; rerun to retry
+with ``--rerun-failed``), 2 nothing could start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from helpers import results
+
+# set name -> sweep spec; `make evidence` regenerates all of them
+SETS = {
+    "imbalance": "sweeps/imbalance.yaml",
+    "pos_weight_dose": "sweeps/pos_weight_dose.yaml",
+}
+
+
+def _dirty() -> list[str]:
+    out = subprocess.run(["git", "status", "--porcelain", "--", "helpers", "notebooks", "sweeps"],
+                         cwd=results.repo_root(), capture_output=True, text=True, check=False)
+    return [line[3:] for line in out.stdout.splitlines() if line.strip()]
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=results.repo_root(),
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "nocommit"
+
+
+def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, rerun_failed: bool = False,
+             out_root: Path | None = None) -> dict[str, dict]:
+    """Run the named sets' sweeps together on one cluster and export the complete ones; returns
+    ``{name: {"seconds", "ok", "failed", "exported"}}``."""
+    from helpers import evidence, sweep
+    from helpers.sweep.cluster import _forkserver_workers
+
+    root = out_root or results.repo_root() / "outputs" / "evidence_runs" / _commit()
+    specs = {n: sweep.load_spec(results.repo_root() / SETS[n], output=root / n) for n in names}
+    report: dict[str, dict] = {}
+
+    def one(name: str, address: str) -> None:
+        t0 = time.perf_counter()
+        res = sweep.run_sweep(specs[name], scheduler=address, rerun_failed=rerun_failed, progress=False)
+        report[name] = {"seconds": round(time.perf_counter() - t0, 1), "failed": len(res.failed), "exported": None}
+
+    if scheduler:
+        address, cluster = scheduler, None
+    else:
+        from distributed import LocalCluster
+
+        with _forkserver_workers():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        address = cluster.scheduler_address
+    try:
+        with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+            for f in [pool.submit(one, n, address) for n in specs]:
+                f.result()
+    finally:
+        if cluster is not None:
+            cluster.close(timeout=30)
+    for name, spec in specs.items():
+        if report[name]["failed"] == 0:
+            report[name]["exported"] = results.display_path(evidence.export_sweep(spec.output,
+                                                                                  results.repo_root() / "evidence" / name))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.make_evidence", description=__doc__.splitlines()[0])
+    ap.add_argument("sets", nargs="*", help=f"sets to regenerate (default: all of {', '.join(SETS)})")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (default: cores)")
+    ap.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead of a local cluster")
+    ap.add_argument("--rerun-failed", action="store_true", help="retry runs that failed in an earlier call")
+    ap.add_argument("--dry-run", action="store_true", help="list each set's runs; run nothing")
+    ap.add_argument("--allow-dirty", action="store_true", help="run although helpers/, notebooks/ or sweeps/ have "
+                    "uncommitted changes")
+    a = ap.parse_args(argv)
+    unknown = [n for n in a.sets if n not in SETS]
+    if unknown:
+        print(f"error: unknown evidence set {unknown[0]!r}; the sets: {', '.join(SETS)}", file=sys.stderr)
+        return 2
+    names = a.sets or list(SETS)
+    if a.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if a.dry_run:
+        from helpers.sweep import main as sweep_main
+
+        return max(sweep_main([SETS[n], "--dry-run", "--out", f"outputs/evidence_runs/{_commit()}/{n}"]) for n in names)
+    dirty = _dirty()
+    if dirty and not a.allow_dirty:
+        print(f"error: uncommitted changes in {', '.join(dirty[:3])}{' ...' if len(dirty) > 3 else ''}: commit them "
+              "first (the evidence records the commit that made it), or pass --allow-dirty", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        report = run_sets(names, a.workers, a.scheduler, a.rerun_failed)
+    except (ValueError, RuntimeError) as e:  # SpecError, SchedulerError, export refusals
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    for name, r in report.items():
+        print(f"{name}: {r['seconds']:.0f} s, {r['failed']} failed run(s); "
+              + (f"exported to {r['exported']}" if r["exported"] else "not exported (rerun with --rerun-failed)"))
+    print(f"make evidence: {len(report)} set(s) in {wall:.0f} s wall ({wall / 60:.1f} min) with "
+          f"{a.scheduler or f'{a.workers} local workers'}")
+    return 0 if all(r["exported"] for r in report.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
