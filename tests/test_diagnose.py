@@ -308,10 +308,24 @@ def test_constant_output_zero_init():
     assert_finding(check(model), "CONSTANT_OUTPUT", "warning")
 
 
-def test_sigmoid_then_bce_loss():
+def test_sigmoid_then_bce_loss_is_info_when_nothing_saturates():
+    # a valid setup that trains: no warning, only a note with the fix
     report = check(mlp(nn.Sigmoid()), nn.BCELoss())
-    assert_finding(report, "SIGMOID_THEN_BCELOSS", "warning")
-    assert report.ok
+    f = assert_finding(report, "SIGMOID_THEN_BCELOSS", "info")
+    assert report.ok and not report.by_severity("warning"), report
+    assert "BCEWithLogitsLoss" in f.fix
+
+
+def test_sigmoid_then_bce_loss_warns_when_pre_sigmoid_values_saturate():
+    report = check(mlp(nn.Sigmoid()), nn.BCELoss(), x=X * 200)
+    f = assert_finding(report, "SIGMOID_THEN_BCELOSS", "warning")
+    assert "pre-sigmoid values" in f.message and report.ok
+
+
+def test_sigmoid_then_bce_loss_warns_in_half_precision():
+    report = check(mlp(nn.Sigmoid()).to(torch.bfloat16), nn.BCELoss(), x=X.to(torch.bfloat16))
+    f = assert_finding(report, "SIGMOID_THEN_BCELOSS", "warning")
+    assert "bfloat16" in f.message
 
 
 def test_mse_for_classification():

@@ -255,6 +255,7 @@ class Context:
         self.out_after: torch.Tensor | None = None
         self.form, self.form_why = "logits", ""
         self.final: nn.Module | None = None
+        self.pre_final: torch.Tensor | None = None  # the input of a final nn.Sigmoid (pre-sigmoid values)
         self.loss0: float | None = None
         self.base_rate = 0.0
         self.class_axis = -1  # the axis a softmax (or CrossEntropyLoss) runs over
