@@ -171,6 +171,21 @@ def test_double_sigmoid_final_module_and_functional():
     assert "lie in [0, 1]" in f.message
 
 
+def test_no_double_sigmoid_on_small_logits_from_a_final_linear():
+    # a ResNet-shaped head (ReLU, average pool, Linear) whose initial logits all happen to fall in
+    # [0, 1]: the last layer is affine, so they are logits, not probabilities
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(D, 16), nn.ReLU(), nn.Linear(16, L))
+    with torch.no_grad():
+        model[2].weight.uniform_(0.0, 0.02)
+        model[2].bias.fill_(0.3)
+    out = model(X)
+    assert 0 < out.min() and out.max() < 1  # the range alone would read as sigmoid outputs
+    report = check(model)
+    assert "DOUBLE_SIGMOID" not in report and "LOGITS_NONNEGATIVE" not in report, report
+    assert report.facts["output_form"] == "logits"
+
+
 def test_logits_nonnegative_after_final_relu():
     assert_finding(check(mlp(nn.ReLU())), "LOGITS_NONNEGATIVE", "error")
 
@@ -298,6 +313,18 @@ def test_collapsed_predictions():
     with torch.no_grad():
         model[3].bias.fill_(-8.0)  # every label absent: the majority side, normal early on
     assert_finding(check(model, probe_steps=0), "COLLAPSED_PREDICTIONS", "info")
+
+
+def test_no_collapse_warning_for_small_init_logits_on_one_side():
+    # a correct setup whose untrained logits all fall a little above 0 (every label predicted present,
+    # though 30% are): near the 0.5 boundary that is the draw of the init, not a push
+    model = mlp()
+    with torch.no_grad():
+        model[3].weight.mul_(0.01)
+        model[3].bias.fill_(0.3)
+    report = check(model, probe_steps=0)
+    f = assert_finding(report, "COLLAPSED_PREDICTIONS", "info")
+    assert "near the 0.5 boundary" in f.message and not report.by_severity("warning"), report
 
 
 def test_constant_output_zero_init():
