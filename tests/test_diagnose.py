@@ -303,6 +303,25 @@ def test_learning_rate_too_large():
     assert "lr=5" in f.message
 
 
+def test_high_sgd_lr_that_the_probe_bears_out_is_info():
+    # SGD at lr 3 with BCEWithLogitsLoss (a per-logit gradient of (p - y) / (N L)) trains: the probe at
+    # that lr lowers the loss steadily, so the rule of thumb is a note, not a warning
+    model = mlp()
+    report = check(model, optimizer=torch.optim.SGD(model.parameters(), lr=3.0))
+    f = assert_finding(report, "LEARNING_RATE", "info")
+    assert "lowered the loss steadily" in f.message and f.message.count("Next: notebook") == 1
+    assert not report.by_severity("warning"), report
+
+
+def test_high_sgd_lr_stays_a_warning_when_the_probe_loss_rises():
+    # the same lr on a cross-entropy head overshoots: the probe's loss climbs above its start first
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(D, 30), nn.Sigmoid(), nn.Linear(30, 4))
+    report = check_setup(model, nn.CrossEntropyLoss(), X, X[:, :4].argmax(1),
+                         optimizer=torch.optim.SGD(model.parameters(), lr=3.0))
+    assert_finding(report, "LEARNING_RATE", "warning")
+
+
 def test_collapsed_predictions():
     model = mlp()
     with torch.no_grad():

@@ -34,7 +34,7 @@ SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
     "dl_44164749": (False, True, False, set(), set()),
     "dl_45337371": (True, True, False, set(), set()),
     "dl_45442843": (True, True, True, set(), set()),
-    "dl_48385830": (True, True, False, {"LEARNING_RATE"}, set()),
+    "dl_48385830": (True, True, False, set(), set()),
     "dl_50079585": (True, True, False, set(), set()),
     "dl_50481178": (False, False, False, set(), set()),
     "dl_51930566": (False, False, False, set(), set()),

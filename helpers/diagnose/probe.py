@@ -18,6 +18,7 @@ PROBE_MIN_DECREASE = 0.002  # NO_LEARNING warning: relative loss decrease below 
 COLLAPSE_LOW, COLLAPSE_HIGH = 0.02, 0.98  # COLLAPSED_PREDICTIONS: predicted positive rate outside
 COLLAPSE_TRUE_RANGE = (0.05, 0.95)  # ... while the true rate is inside this range
 NEAR_BOUNDARY_LOGIT = 1.0  # COLLAPSED_PREDICTIONS is a warning only when the median |logit| reaches this (p 0.27/0.73)
+LR_PROBE_DROP = 0.1  # LEARNING_RATE is info when the probe at the caller's lr lowers the loss by this, monotonically
 PROBE_LR_SCALES = (10.0, 100.0)  # NO_LEARNING: a probe that barely moves is re-run at these multiples of the lr
 
 
@@ -122,6 +123,7 @@ def probe(ctx: Context) -> None:
                 f"before the model was re-created, or for another instance?).", fix_opt(ctx))
         return
     before = None
+    losses: list[float] = []
     for step in range(ctx.probe_steps):
         opt.zero_grad(set_to_none=True)
         seed(dev)
@@ -132,6 +134,7 @@ def probe(ctx: Context) -> None:
             ctx.add("NO_LEARNING", "error", f"the probe's step {step} raises {type(e).__name__}: {str(e)[:300]}",
                     "run one training step by hand to see the traceback")
             return
+        losses.append(loss.item())
         if step == 0:
             before = loss.item()
             if not loss.requires_grad:
@@ -167,6 +170,24 @@ def probe(ctx: Context) -> None:
                 "model.float()" if ctx.param_dtype() in (torch.float16, torch.bfloat16) else "lower the lr")
         return
     _judge_decrease(ctx, before, after, desc, causes, trainable, params)
+    _lr_borne_out(ctx, [*losses, after], desc)
+
+
+def _lr_borne_out(ctx: Context, losses: list[float], desc: str) -> None:
+    """Turn a LEARNING_RATE warning into info when the probe ran the caller's own optimizer at that lr
+    and the loss fell steadily: it never rose above its start and ended LR_PROBE_DROP lower. The
+    warning's reason (divergence, oscillation) is then contradicted on this setup."""
+    f = next((f for f in ctx.findings if f.code == "LEARNING_RATE" and f.severity == "warning"), None)
+    if f is None or ctx.probe_steps < 2 or "could not rebuild" in desc or "no optimizer" in desc:
+        return
+    before, after = losses[0], losses[-1]
+    if not all(math.isfinite(v) for v in losses) or max(losses) > before or after > (1 - LR_PROBE_DROP) * before:
+        return
+    ctx.findings.remove(f)
+    ctx.add("LEARNING_RATE", "info",
+            f"{f.message.split(' Next: notebook')[0]} Here the {ctx.probe_steps}-step probe at that lr ({desc}) lowered the loss steadily "
+            f"({fmt(before)} -> {fmt(after)}, never above its start), so it does not diverge on this batch; watch "
+            f"the loss over whole epochs (07 §1's range test).", f.fix)
 
 
 def _judge_decrease(ctx: Context, before: float, after: float, desc: str, causes: list[str], trainable: list,
