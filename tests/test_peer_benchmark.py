@@ -40,7 +40,7 @@ SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
     "dl_51930566": (False, False, False, set(), set()),
     "dl_59325381": (False, False, False, set(), set()),
     "tc_forum84911": (True, True, False, {"OPTIMIZER_PARAMS"}, set()),
-    "tc_so60335387": (False, False, False, {"PRED_RATE_COLLAPSE"}, set()),
+    "tc_so60335387": (False, False, False, set(), set()),
 }
 
 # the cases with a bug (ALARM True) that the checker does not diagnose today, and why
