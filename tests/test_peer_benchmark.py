@@ -48,9 +48,10 @@ KNOWN_MISSES = {
     "br_060": "the outputs are constant (softmax over a size-1 axis), but CONSTANT_OUTPUT and the other output "
               "checks are skipped for single-label class-index targets; the monitor sees only the symptom "
               "(LOSS_AT_CHANCE at ln 3)",
-    "br_066": "check_predictions has no rule for an argmax over a single output column (ARGMAX_AS_MULTILABEL needs "
-              "2+ columns); the head's initial logits all fall a little above 0, which COLLAPSED_PREDICTIONS now "
-              "reads as the draw of the init (info), so nothing warns",
+    "br_066": "ARGMAX_AS_MULTILABEL now covers an argmax over a single output column (all predictions 0 while some "
+              "scores are positive read both as logits and as probabilities), but this head's initial scores lie in "
+              "[0.24, 0.32]: as probabilities all-0 is the right answer, so the rule cannot tell; the near-0 "
+              "logits are no collapse (COLLAPSED_PREDICTIONS info), so nothing warns",
     "dl_44066044": "a final ReLU with N(0, 0.05) weights gives outputs in [0, 1), which BCELoss accepts; "
                    "PROBS_EXPECTED needs values outside [0, 1] and LOGITS_NONNEGATIVE is for logit losses, so only "
                    "the symptoms show (LOSS_AT_INIT, COLLAPSED_PREDICTIONS)",
