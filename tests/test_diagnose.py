@@ -186,6 +186,17 @@ def test_no_double_sigmoid_on_small_logits_from_a_final_linear():
     assert report.facts["output_form"] == "logits"
 
 
+def test_probs_expected_after_a_final_relu_under_bce_loss():
+    # ReLU outputs that happen to lie in [0, 1) are accepted by BCELoss, but they are not probabilities
+    model = mlp(nn.ReLU())
+    with torch.no_grad():
+        model[3].weight.mul_(0.01)
+    assert model(X).max() < 1
+    f = assert_finding(check(model, nn.BCELoss()), "PROBS_EXPECTED", "error")
+    assert "nn.ReLU" in f.message and "Sigmoid" in f.fix
+    assert "PROBS_EXPECTED" not in check(mlp(nn.Sigmoid()), nn.BCELoss())
+
+
 def test_logits_nonnegative_after_final_relu():
     assert_finding(check(mlp(nn.ReLU())), "LOGITS_NONNEGATIVE", "error")
 

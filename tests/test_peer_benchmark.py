@@ -30,7 +30,7 @@ SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
     "dl_31880720": (True, True, False, set(), set()),
     "dl_34673164": (True, True, True, set(), set()),
     "dl_38648195": (True, True, True, set(), set()),
-    "dl_44066044": (True, False, False, set(), set()),
+    "dl_44066044": (True, True, True, set(), set()),
     "dl_44164749": (False, True, False, set(), set()),
     "dl_45337371": (True, True, False, set(), set()),
     "dl_45442843": (True, True, True, set(), set()),
@@ -52,9 +52,6 @@ KNOWN_MISSES = {
               "scores are positive read both as logits and as probabilities), but this head's initial scores lie in "
               "[0.24, 0.32]: as probabilities all-0 is the right answer, so the rule cannot tell; the near-0 "
               "logits are no collapse (COLLAPSED_PREDICTIONS info), so nothing warns",
-    "dl_44066044": "a final ReLU with N(0, 0.05) weights gives outputs in [0, 1), which BCELoss accepts; "
-                   "PROBS_EXPECTED needs values outside [0, 1] and LOGITS_NONNEGATIVE is for logit losses, so only "
-                   "the symptoms show (LOSS_AT_INIT, COLLAPSED_PREDICTIONS)",
     "dl_51930566": "a sigmoid head under a single-label categorical cross-entropy: no code names it, and the output "
                    "checks are skipped for one-hot single-label targets; nothing fires",
     "dl_59325381": "labels divided by 255 become class 0 for every row: no code flags class targets that are all one "

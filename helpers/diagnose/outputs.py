@@ -172,14 +172,25 @@ def logits_nonnegative(ctx: Context) -> None:
                 f"the ReLU.", "remove the activation after the last nn.Linear")
 
 
-@rule("PROBS_EXPECTED", "error", "BCELoss on values outside [0, 1] (logits).", "nn.BCEWithLogitsLoss()")
+@rule("PROBS_EXPECTED", "error", "BCELoss on values outside [0, 1] (logits), or on the output of a final "
+      "ReLU/ReLU6/Softplus, which is not bounded by 1 and is exactly 0 (log 0) on dead units.", "nn.BCEWithLogitsLoss()")
 def probs_expected(ctx: Context) -> None:
     o = ctx.out.float()
-    if ctx.kind == "bce" and (o.min().item() < 0 or o.max().item() > 1):
+    if ctx.kind != "bce":
+        return
+    if o.min().item() < 0 or o.max().item() > 1:
         ctx.add("PROBS_EXPECTED", "error",
                 f"BCELoss expects probabilities in [0, 1] but the outputs range over {_rng(o)} (raw logits): torch "
                 f"raises 'all elements of input should be between 0 and 1'.",
                 "criterion = nn.BCEWithLogitsLoss()  # takes logits")
+    elif isinstance(ctx.final, (nn.ReLU, nn.ReLU6, nn.Softplus)):
+        zeros = int((o == 0).sum())
+        ctx.add("PROBS_EXPECTED", "error",
+                f"BCELoss expects probabilities, but the model ends in nn.{type(ctx.final).__name__} (outputs range "
+                f"{_rng(o)}, {zeros} of {o.numel()} exactly 0): nothing keeps them at or below 1, so BCELoss raises "
+                f"once one passes 1, and an output of exactly 0 on a positive target costs log(0), clamped to -100 "
+                f"per entry, with no gradient through the dead unit.",
+                "replace the final activation by nn.Sigmoid(), or drop it and use nn.BCEWithLogitsLoss()")
 
 
 SATURATED_LOGIT = 15.0  # |x| past which sigmoid(x) in float32 is within ~3e-7 of 0 or 1 (exactly 1 from ~16.6)
