@@ -47,7 +47,7 @@ SCORES: dict[str, tuple[bool, bool, bool, set[str], set[str]]] = {
 KNOWN_MISSES = {
     "br_060": "the outputs are constant (softmax over a size-1 axis), but CONSTANT_OUTPUT and the other output "
               "checks are skipped for single-label class-index targets; the monitor sees only the symptom "
-              "(LOSS_AT_CHANCE at ln 3)",
+              "(LOSS_AT_LN2, LOSS_FLAT, GRAD_VANISHING; check_setup: NO_LEARNING)",
     "br_066": "ARGMAX_AS_MULTILABEL now covers an argmax over a single output column (all predictions 0 while some "
               "scores are positive read both as logits and as probabilities), but this head's initial scores lie in "
               "[0.24, 0.32]: as probabilities all-0 is the right answer, so the rule cannot tell; the near-0 "
