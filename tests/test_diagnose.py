@@ -171,6 +171,32 @@ def test_double_sigmoid_final_module_and_functional():
     assert "lie in [0, 1]" in f.message
 
 
+def test_no_double_sigmoid_on_small_logits_from_a_final_linear():
+    # a ResNet-shaped head (ReLU, average pool, Linear) whose initial logits all happen to fall in
+    # [0, 1]: the last layer is affine, so they are logits, not probabilities
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(D, 16), nn.ReLU(), nn.Linear(16, L))
+    with torch.no_grad():
+        model[2].weight.uniform_(0.0, 0.02)
+        model[2].bias.fill_(0.3)
+    out = model(X)
+    assert 0 < out.min() and out.max() < 1  # the range alone would read as sigmoid outputs
+    report = check(model)
+    assert "DOUBLE_SIGMOID" not in report and "LOGITS_NONNEGATIVE" not in report, report
+    assert report.facts["output_form"] == "logits"
+
+
+def test_probs_expected_after_a_final_relu_under_bce_loss():
+    # ReLU outputs that happen to lie in [0, 1) are accepted by BCELoss, but they are not probabilities
+    model = mlp(nn.ReLU())
+    with torch.no_grad():
+        model[3].weight.mul_(0.01)
+    assert model(X).max() < 1
+    f = assert_finding(check(model, nn.BCELoss()), "PROBS_EXPECTED", "error")
+    assert "nn.ReLU" in f.message and "Sigmoid" in f.fix
+    assert "PROBS_EXPECTED" not in check(mlp(nn.Sigmoid()), nn.BCELoss())
+
+
 def test_logits_nonnegative_after_final_relu():
     assert_finding(check(mlp(nn.ReLU())), "LOGITS_NONNEGATIVE", "error")
 
@@ -288,6 +314,25 @@ def test_learning_rate_too_large():
     assert "lr=5" in f.message
 
 
+def test_high_sgd_lr_that_the_probe_bears_out_is_info():
+    # SGD at lr 3 with BCEWithLogitsLoss (a per-logit gradient of (p - y) / (N L)) trains: the probe at
+    # that lr lowers the loss steadily, so the rule of thumb is a note, not a warning
+    model = mlp()
+    report = check(model, optimizer=torch.optim.SGD(model.parameters(), lr=3.0))
+    f = assert_finding(report, "LEARNING_RATE", "info")
+    assert "lowered the loss steadily" in f.message and f.message.count("Next: notebook") == 1
+    assert not report.by_severity("warning"), report
+
+
+def test_high_sgd_lr_stays_a_warning_when_the_probe_loss_rises():
+    # the same lr on a cross-entropy head overshoots: the probe's loss climbs above its start first
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(D, 30), nn.Sigmoid(), nn.Linear(30, 4))
+    report = check_setup(model, nn.CrossEntropyLoss(), X, X[:, :4].argmax(1),
+                         optimizer=torch.optim.SGD(model.parameters(), lr=3.0))
+    assert_finding(report, "LEARNING_RATE", "warning")
+
+
 def test_collapsed_predictions():
     model = mlp()
     with torch.no_grad():
@@ -300,6 +345,18 @@ def test_collapsed_predictions():
     assert_finding(check(model, probe_steps=0), "COLLAPSED_PREDICTIONS", "info")
 
 
+def test_no_collapse_warning_for_small_init_logits_on_one_side():
+    # a correct setup whose untrained logits all fall a little above 0 (every label predicted present,
+    # though 30% are): near the 0.5 boundary that is the draw of the init, not a push
+    model = mlp()
+    with torch.no_grad():
+        model[3].weight.mul_(0.01)
+        model[3].bias.fill_(0.3)
+    report = check(model, probe_steps=0)
+    f = assert_finding(report, "COLLAPSED_PREDICTIONS", "info")
+    assert "near the 0.5 boundary" in f.message and not report.by_severity("warning"), report
+
+
 def test_constant_output_zero_init():
     model = mlp()
     for m in model:
@@ -308,10 +365,24 @@ def test_constant_output_zero_init():
     assert_finding(check(model), "CONSTANT_OUTPUT", "warning")
 
 
-def test_sigmoid_then_bce_loss():
+def test_sigmoid_then_bce_loss_is_info_when_nothing_saturates():
+    # a valid setup that trains: no warning, only a note with the fix
     report = check(mlp(nn.Sigmoid()), nn.BCELoss())
-    assert_finding(report, "SIGMOID_THEN_BCELOSS", "warning")
-    assert report.ok
+    f = assert_finding(report, "SIGMOID_THEN_BCELOSS", "info")
+    assert report.ok and not report.by_severity("warning"), report
+    assert "BCEWithLogitsLoss" in f.fix
+
+
+def test_sigmoid_then_bce_loss_warns_when_pre_sigmoid_values_saturate():
+    report = check(mlp(nn.Sigmoid()), nn.BCELoss(), x=X * 200)
+    f = assert_finding(report, "SIGMOID_THEN_BCELOSS", "warning")
+    assert "pre-sigmoid values" in f.message and report.ok
+
+
+def test_sigmoid_then_bce_loss_warns_in_half_precision():
+    report = check(mlp(nn.Sigmoid()).to(torch.bfloat16), nn.BCELoss(), x=X.to(torch.bfloat16))
+    f = assert_finding(report, "SIGMOID_THEN_BCELOSS", "warning")
+    assert "bfloat16" in f.message
 
 
 def test_mse_for_classification():

@@ -119,3 +119,23 @@ def test_probabilities_fed_as_outputs_are_detected():
     logits = Monitor(4)
     logits.update(loss=0.4, outputs=torch.randn(64, 4, generator=g), targets=y)
     assert logits.outputs_form == "logits"
+
+
+def _softmax_run(targets: torch.Tensor, logits: torch.Tensor) -> Monitor:
+    mon = Monitor(10, loss="softmax")
+    for i in range(40):
+        mon.update(loss=torch.tensor(2.3 * 0.97**i), outputs=logits, targets=targets)
+    return mon
+
+
+def test_no_pred_rate_collapse_for_a_single_label_softmax():
+    # 10 classes, one per row: early on no class probability passes 0.5, but the argmax predicts
+    g = torch.Generator().manual_seed(0)
+    classes = torch.randint(0, 10, (64,), generator=g)
+    logits = torch.randn(64, 10, generator=g) * 0.1
+    one_hot = torch.nn.functional.one_hot(classes, 10).float()
+    assert "PRED_RATE_COLLAPSE" not in _softmax_run(one_hot, logits).report()
+    # a softmax on multi-hot targets (two positives per row) is still judged at 0.5
+    multi = one_hot.clone()
+    multi[torch.arange(64), (classes + 1) % 10] = 1
+    assert "PRED_RATE_COLLAPSE" in _softmax_run(multi, logits).report()

@@ -214,3 +214,17 @@ def test_rule_positive(code):
 def test_rule_negative(code):
     report = CASES[code][1]()
     assert code not in report, f"{code} reported on the negative case:\n{report}"
+
+
+def test_argmax_over_a_single_output_column():
+    # a binary head (one logit per row) predicted with torch.max(outputs, 1)[1]: index 0 for every row
+    g = torch.Generator().manual_seed(7)
+    logits = torch.randn(64, 1, generator=g) * 2
+    y = (torch.sigmoid(logits + torch.randn(64, 1, generator=g)) > 0.5).float()
+    bad = check_predictions(torch.max(logits, 1)[1].float(), y, scores=logits)
+    assert bad.get("ARGMAX_AS_MULTILABEL").severity == "error"
+    assert "torch.max(outputs, 1)[1]" in bad.get("ARGMAX_AS_MULTILABEL").message
+    # the thread's fix, and a head that truly predicts nothing positive (no score passes 0 or 0.5)
+    assert "ARGMAX_AS_MULTILABEL" not in check_predictions((logits > 0).float(), y, scores=logits)
+    low = -logits.abs() - 0.1
+    assert "ARGMAX_AS_MULTILABEL" not in check_predictions(torch.zeros(64, 1), y, scores=low)

@@ -145,6 +145,10 @@ def unwrap(raw: Any, like: tuple[int, ...] | None = None, key: Any = None) -> tu
 
 
 _NONNEG = (nn.ReLU, nn.ReLU6, nn.Softplus)
+# layers whose outputs are raw scores whatever their range: values in [0, 1] out of one of them are
+# logits that happen to be small (a ResNet head at init), not probabilities
+_AFFINE = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+           nn.ConvTranspose3d)
 
 
 def softmax_axis(o: torch.Tensor) -> int | None:
@@ -159,7 +163,8 @@ def softmax_axis(o: torch.Tensor) -> int | None:
 
 def output_form(out: torch.Tensor, final: nn.Module | None) -> tuple[str, str]:
     """What the outputs look like: logits, sigmoid (probabilities), softmax, log_softmax or nonneg;
-    with the evidence."""
+    with the evidence. The final module decides when it is an activation (or an affine layer: logits);
+    the range of the values only when the last op is unknown (a functional torch.sigmoid in forward)."""
     if isinstance(final, (nn.Softmax, nn.Softmin)):
         return "softmax", f"the model ends in nn.{type(final).__name__}"
     if isinstance(final, nn.LogSoftmax):
@@ -168,6 +173,8 @@ def output_form(out: torch.Tensor, final: nn.Module | None) -> tuple[str, str]:
         return "sigmoid", f"the model ends in nn.{type(final).__name__}"
     if isinstance(final, _NONNEG):
         return "nonneg", f"the model ends in nn.{type(final).__name__}"
+    if isinstance(final, _AFFINE):
+        return "logits", ""
     o = out.detach().float()
     if o.numel() < 2 or not bool(torch.isfinite(o).all()):
         return "logits", ""
@@ -255,6 +262,7 @@ class Context:
         self.out_after: torch.Tensor | None = None
         self.form, self.form_why = "logits", ""
         self.final: nn.Module | None = None
+        self.pre_final: torch.Tensor | None = None  # the input of a final nn.Sigmoid (pre-sigmoid values)
         self.loss0: float | None = None
         self.base_rate = 0.0
         self.class_axis = -1  # the axis a softmax (or CrossEntropyLoss) runs over

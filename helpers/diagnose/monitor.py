@@ -155,6 +155,7 @@ class Monitor:
         self._rate: list[torch.Tensor] = []
         self._true: list[torch.Tensor] = []
         self._pos_per_row: list[torch.Tensor] = []
+        self._one_per_row: bool | None = None  # every target row seen has exactly one positive (or class indices)
         self._pos: torch.Tensor | None = None  # positives per label over the batches seen
         self._known: torch.Tensor | int | None = None  # known (not -1) entries per label
         self._masked: bool | None = None  # the first targets held -1 (unknown) entries
@@ -226,6 +227,8 @@ class Monitor:
                     self._true.append(pos.float().mean())
                 if yb.ndim >= 2 and self.kind == "softmax":
                     self._pos_per_row.append(pos.float().sum(-1).mean())
+                one = bool((pos.sum(-1) == 1).all()) if yb.ndim >= 2 else not yb.is_floating_point()
+                self._one_per_row = one if self._one_per_row is None else self._one_per_row and one
                 if self.label_freq is None and yb.ndim == 2 and yb.shape[1] == self.n_labels:
                     ps = pos.sum(0)
                     ks = (yb >= 0).sum(0) if self._masked else yb.shape[0]
@@ -407,11 +410,14 @@ def loss_flat(mon: Monitor, losses, rates, true, out: list) -> None:
 
 @rule("PRED_RATE_COLLAPSE", "warning",
       f"the predicted-positive rate at 0.5 ends below {RATE_LOW:.0%} or above {RATE_HIGH:.0%} while the true rate is "
-      f"in [{RATE_TRUE_RANGE[0]:.0%}, {RATE_TRUE_RANGE[1]:.0%}]: predictions drifted to all-absent or all-present.",
+      f"in [{RATE_TRUE_RANGE[0]:.0%}, {RATE_TRUE_RANGE[1]:.0%}]: predictions drifted to all-absent or all-present "
+      "(not for a softmax on single-label targets, whose prediction is the argmax).",
       "check the loss and pos_weight; tune per-label thresholds")
 def pred_rate_collapse(mon: Monitor, losses, rates, true, out: list) -> None:
     if len(rates) < MIN_STEPS or not true or mon.non_finite is not None:
         return  # after a non-finite loss, NaN outputs compare false with 0.5: LOSS_NON_FINITE says what happened
+    if mon.kind == "softmax" and mon._one_per_row:
+        return  # single-label softmax: the argmax predicts, one class per row; no class need pass 0.5
     last, first = _windows(rates)[-1], _windows(rates)[0]
     true_rate = sum(true) / len(true)
     if RATE_TRUE_RANGE[0] <= true_rate <= RATE_TRUE_RANGE[1] and (last < RATE_LOW or last > RATE_HIGH):

@@ -102,8 +102,9 @@ def build_optimizer(ctx: Context, trainable: list[nn.Parameter], model: nn.Modul
     return ProbeAdam(trainable), f"Adam(lr={PROBE_LR:g}) (could not rebuild {cls.__name__})"
 
 
-@rule("LEARNING_RATE", "warning",
-      f"lr > {LR_MAX_ADAPTIVE:g} for an adaptive optimizer (Adam, RMSprop, Adagrad...) or > {LR_MAX_SGD:g} for SGD.",
+@rule("LEARNING_RATE", "warning/info",
+      f"lr > {LR_MAX_ADAPTIVE:g} for an adaptive optimizer (Adam, RMSprop, Adagrad...) or > {LR_MAX_SGD:g} for SGD "
+      "(info when the probe at that lr lowered the loss by 10%+ without ever rising above its start).",
       "lr=1e-3 (Adam)")
 def learning_rate(ctx: Context) -> list[str]:
     """The finding, and the sub-causes NO_LEARNING can name (lr 0, maximize)."""

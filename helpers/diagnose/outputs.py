@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from helpers.diagnose.context import Context, fmt, output_form, seed, shape, softmax_axis, unwrap
 from helpers.diagnose.loss import adopt_raw_criterion
@@ -30,8 +31,8 @@ def forward(ctx: Context) -> bool:
     """Run the copy once without gradient (train mode, seeded); False when it failed."""
     last: dict[str, Any] = {}
 
-    def hook(mod, _inp, out):
-        last["mod"], last["out"] = mod, out
+    def hook(mod, inp, out):
+        last["mod"], last["inp"], last["out"] = mod, inp, out
 
     leaves = [m for m in ctx.model.modules() if not any(True for _ in m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
@@ -64,6 +65,9 @@ def forward(ctx: Context) -> bool:
     ctx.out = out.detach()
     final = last.get("mod") if last.get("out") is out else None
     ctx.final = final
+    inp = last.get("inp") if final is not None else None
+    if isinstance(final, nn.Sigmoid) and inp and isinstance(inp[0], torch.Tensor):
+        ctx.pre_final = inp[0].detach()
     ctx.form, ctx.form_why = output_form(ctx.out, final)
     o = ctx.out.float()
     ctx.facts.update(outputs_shape=list(o.shape), outputs_dtype=str(out.dtype), output_form=ctx.form,
@@ -168,26 +172,72 @@ def logits_nonnegative(ctx: Context) -> None:
                 f"the ReLU.", "remove the activation after the last nn.Linear")
 
 
-@rule("PROBS_EXPECTED", "error", "BCELoss on values outside [0, 1] (logits).", "nn.BCEWithLogitsLoss()")
+@rule("PROBS_EXPECTED", "error", "BCELoss on values outside [0, 1] (logits), or on the output of a final "
+      "ReLU/ReLU6/Softplus, which is not bounded by 1 and is exactly 0 (log 0) on dead units.", "nn.BCEWithLogitsLoss()")
 def probs_expected(ctx: Context) -> None:
     o = ctx.out.float()
-    if ctx.kind == "bce" and (o.min().item() < 0 or o.max().item() > 1):
+    if ctx.kind != "bce":
+        return
+    if o.min().item() < 0 or o.max().item() > 1:
         ctx.add("PROBS_EXPECTED", "error",
                 f"BCELoss expects probabilities in [0, 1] but the outputs range over {_rng(o)} (raw logits): torch "
                 f"raises 'all elements of input should be between 0 and 1'.",
                 "criterion = nn.BCEWithLogitsLoss()  # takes logits")
+    elif isinstance(ctx.final, (nn.ReLU, nn.ReLU6, nn.Softplus)):
+        zeros = int((o == 0).sum())
+        ctx.add("PROBS_EXPECTED", "error",
+                f"BCELoss expects probabilities, but the model ends in nn.{type(ctx.final).__name__} (outputs range "
+                f"{_rng(o)}, {zeros} of {o.numel()} exactly 0): nothing keeps them at or below 1, so BCELoss raises "
+                f"once one passes 1, and an output of exactly 0 on a positive target costs log(0), clamped to -100 "
+                f"per entry, with no gradient through the dead unit.",
+                "replace the final activation by nn.Sigmoid(), or drop it and use nn.BCEWithLogitsLoss()")
 
 
-@rule("SIGMOID_THEN_BCELOSS", "warning",
-      "final Sigmoid (or probabilities) + BCELoss: works, but log(p) saturates (clamped at -100).",
+SATURATED_LOGIT = 15.0  # |x| past which sigmoid(x) in float32 is within ~3e-7 of 0 or 1 (exactly 1 from ~16.6)
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def _saturation(ctx: Context) -> str:
+    """Evidence that Sigmoid + BCELoss harms here: saturated pre-sigmoid values, probabilities already
+    exactly 0 or 1, or half precision; "" when there is none."""
+    dtypes = {ctx.out.dtype, ctx.param_dtype()}
+    half = next((d for d in HALF_DTYPES if d in dtypes), None)
+    if half is not None:
+        return (f"the model runs in {str(half).replace('torch.', '')}, where p rounds to exactly 0 or 1 much sooner "
+                f"(and torch refuses BCELoss under CUDA autocast)")
+    pre = ctx.pre_final
+    if pre is not None and pre.numel() and bool(torch.isfinite(pre.float()).all()):
+        big = pre.float().abs()
+        n_big = int((big > SATURATED_LOGIT).sum())
+        if n_big:
+            return (f"{n_big} of {big.numel()} pre-sigmoid values already exceed |x| > {SATURATED_LOGIT:g} "
+                    f"(up to {fmt(big.max().item())}), where sigmoid saturates in float32")
+        return ""
+    o = ctx.out.float()
+    n_edge = int(((o == 0) | (o == 1)).sum())
+    if n_edge:
+        return f"{n_edge} of {o.numel()} probabilities are already exactly 0 or 1"
+    return ""
+
+
+@rule("SIGMOID_THEN_BCELOSS", "info/warning",
+      "final Sigmoid (or probabilities) + BCELoss: a valid setup that trains (info); a warning when the "
+      "pre-sigmoid values are saturated (|x| > 15), probabilities are exactly 0 or 1, or the model is "
+      "float16/bfloat16: then log(p) is clamped at -100 and the gradient vanishes.",
       "logits + nn.BCEWithLogitsLoss()")
 def sigmoid_then_bceloss(ctx: Context) -> None:
     if ctx.kind == "bce" and ctx.form == "sigmoid" and not ctx.has("PROBS_EXPECTED"):
-        ctx.add("SIGMOID_THEN_BCELOSS", "warning",
-                f"the model outputs probabilities ({ctx.form_why}; range {_rng(ctx.out)}) for BCELoss: it works, but "
-                f"when the sigmoid saturates p rounds to exactly 0 or 1 in float32, BCELoss clamps log(p) at -100 "
-                f"and the gradient vanishes; BCEWithLogitsLoss fuses sigmoid and log stably.",
-                "drop the final nn.Sigmoid(); criterion = nn.BCEWithLogitsLoss()")
+        harm = _saturation(ctx)
+        base = (f"the model outputs probabilities ({ctx.form_why}; range {_rng(ctx.out)}) for BCELoss: a valid "
+                f"setup that trains, but once the sigmoid saturates (|x| beyond about 15-17 in float32) p rounds "
+                f"to exactly 0 or 1, BCELoss clamps log(p) at -100 and the gradient vanishes; BCEWithLogitsLoss "
+                f"fuses sigmoid and log stably (and, unlike BCELoss, is allowed under CUDA autocast).")
+        if harm:
+            ctx.add("SIGMOID_THEN_BCELOSS", "warning", f"{base} Here {harm}.",
+                    "drop the final nn.Sigmoid(); criterion = nn.BCEWithLogitsLoss()")
+        else:
+            ctx.add("SIGMOID_THEN_BCELOSS", "info", f"{base} No saturation seen at initialization.",
+                    "drop the final nn.Sigmoid(); criterion = nn.BCEWithLogitsLoss()")
 
 
 @rule("MSE_FOR_CLASSIFICATION", "warning",

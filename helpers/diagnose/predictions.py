@@ -28,7 +28,9 @@ def _as_2d(value: Any, what: str) -> torch.Tensor:
 
 
 @rule("ARGMAX_AS_MULTILABEL", "error",
-      "the predictions have exactly one positive per row (argmax) while some target rows have 2+ positives.",
+      "the predictions have exactly one positive per row (argmax) while some target rows have 2+ positives; or, "
+      "with a single output column, every prediction is 0 (an argmax over one column is always index 0) while "
+      "some scores are positive read as logits and as probabilities (> 0 and > 0.5).",
       "preds = (torch.sigmoid(logits) > threshold).float()")
 def argmax_as_multilabel(preds: torch.Tensor, y: torch.Tensor, scores: torch.Tensor | None, out: list) -> None:
     per_row, true_rows = preds.sum(1), y.sum(1)
@@ -39,6 +41,18 @@ def argmax_as_multilabel(preds: torch.Tensor, y: torch.Tensor, scores: torch.Ten
                            f"while {multi} target rows have 2 or more (up to {int(true_rows.max())}): argmax picks one "
                            f"label per row, so recall cannot exceed 1/k on a row with k labels.",
                            "preds = (torch.sigmoid(logits) > 0.5).float()  # one decision per label"))
+        return
+    if preds.shape[1] != 1 or scores is None or scores.shape != preds.shape or bool(preds.any()) or not bool(y.any()):
+        return
+    called = int(((scores > 0) & (scores > 0.5)).sum())
+    if called:
+        out.append(Finding("ARGMAX_AS_MULTILABEL", "error",
+                           f"every one of the {preds.shape[0]} predictions is 0, though {called} of the scores "
+                           f"(one output column, range [{fmt(scores.min().item())}, {fmt(scores.max().item())}]) are "
+                           f"positive whether read as logits (> 0) or as probabilities (> 0.5), and {int(y.sum())} "
+                           f"targets are 1: an argmax over a single output column (torch.max(outputs, 1)[1]) is "
+                           f"always index 0. A binary head is thresholded, not argmaxed.",
+                           "preds = (outputs > 0).float()  # logits; or torch.sigmoid(outputs) > 0.5"))
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:

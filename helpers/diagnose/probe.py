@@ -17,6 +17,8 @@ from helpers.diagnose.registry import rule
 PROBE_MIN_DECREASE = 0.002  # NO_LEARNING warning: relative loss decrease below this
 COLLAPSE_LOW, COLLAPSE_HIGH = 0.02, 0.98  # COLLAPSED_PREDICTIONS: predicted positive rate outside
 COLLAPSE_TRUE_RANGE = (0.05, 0.95)  # ... while the true rate is inside this range
+NEAR_BOUNDARY_LOGIT = 1.0  # COLLAPSED_PREDICTIONS is a warning only when the median |logit| reaches this (p 0.27/0.73)
+LR_PROBE_DROP = 0.1  # LEARNING_RATE is info when the probe at the caller's lr lowers the loss by this, monotonically
 PROBE_LR_SCALES = (10.0, 100.0)  # NO_LEARNING: a probe that barely moves is re-run at these multiples of the lr
 
 
@@ -121,6 +123,7 @@ def probe(ctx: Context) -> None:
                 f"before the model was re-created, or for another instance?).", fix_opt(ctx))
         return
     before = None
+    losses: list[float] = []
     for step in range(ctx.probe_steps):
         opt.zero_grad(set_to_none=True)
         seed(dev)
@@ -131,6 +134,7 @@ def probe(ctx: Context) -> None:
             ctx.add("NO_LEARNING", "error", f"the probe's step {step} raises {type(e).__name__}: {str(e)[:300]}",
                     "run one training step by hand to see the traceback")
             return
+        losses.append(loss.item())
         if step == 0:
             before = loss.item()
             if not loss.requires_grad:
@@ -166,6 +170,24 @@ def probe(ctx: Context) -> None:
                 "model.float()" if ctx.param_dtype() in (torch.float16, torch.bfloat16) else "lower the lr")
         return
     _judge_decrease(ctx, before, after, desc, causes, trainable, params)
+    _lr_borne_out(ctx, [*losses, after], desc)
+
+
+def _lr_borne_out(ctx: Context, losses: list[float], desc: str) -> None:
+    """Turn a LEARNING_RATE warning into info when the probe ran the caller's own optimizer at that lr
+    and the loss fell steadily: it never rose above its start and ended LR_PROBE_DROP lower. The
+    warning's reason (divergence, oscillation) is then contradicted on this setup."""
+    f = next((f for f in ctx.findings if f.code == "LEARNING_RATE" and f.severity == "warning"), None)
+    if f is None or ctx.probe_steps < 2 or "could not rebuild" in desc or "no optimizer" in desc:
+        return
+    before, after = losses[0], losses[-1]
+    if not all(math.isfinite(v) for v in losses) or max(losses) > before or after > (1 - LR_PROBE_DROP) * before:
+        return
+    ctx.findings.remove(f)
+    ctx.add("LEARNING_RATE", "info",
+            f"{f.message.split(' Next: notebook')[0]} Here the {ctx.probe_steps}-step probe at that lr ({desc}) lowered the loss steadily "
+            f"({fmt(before)} -> {fmt(after)}, never above its start), so it does not diverge on this batch; watch "
+            f"the loss over whole epochs (07 §1's range test).", f.fix)
 
 
 def _judge_decrease(ctx: Context, before: float, after: float, desc: str, causes: list[str], trainable: list,
@@ -228,11 +250,20 @@ def _scaled_probe(ctx: Context, before: float) -> tuple[float, float, str] | Non
     return None
 
 
-def pred_rate(ctx: Context, out: torch.Tensor) -> torch.Tensor:
-    """(positions, labels) boolean predictions at 0.5, read as this loss's user would."""
+def _rows(ctx: Context, p: torch.Tensor) -> torch.Tensor:
+    """``p`` laid out as (positions, labels), like :meth:`Context.label_rows` but not thresholded."""
+    if p.ndim <= 1:
+        return p.reshape(-1, 1)
+    if p.ndim == 2:
+        return p
+    return p.movedim(ctx.class_axis, -1).reshape(-1, p.shape[ctx.class_axis])
+
+
+def pred_prob(ctx: Context, out: torch.Tensor) -> torch.Tensor:
+    """(positions, labels) probabilities of a positive, read as this loss's user would."""
     o = out.float()
     if ctx.two_way:
-        return ctx.label_rows(torch.softmax(o, dim=1)[:, 1])
+        return _rows(ctx, torch.softmax(o, dim=1)[:, 1])
     if ctx.kind == "ce":
         p = torch.softmax(o, dim=ctx.class_axis)
     elif ctx.kind == "nll":
@@ -241,13 +272,26 @@ def pred_rate(ctx: Context, out: torch.Tensor) -> torch.Tensor:
         p = o
     else:
         p = torch.sigmoid(o)
-    return ctx.label_rows(p)
+    return _rows(ctx, p)
+
+
+def pred_rate(ctx: Context, out: torch.Tensor) -> torch.Tensor:
+    """(positions, labels) boolean predictions at 0.5, read as this loss's user would."""
+    return pred_prob(ctx, out) > 0.5
+
+
+def margin(ctx: Context, out: torch.Tensor) -> float:
+    """The median |logit| of the predictions (log-odds of the probabilities): how far from the 0.5
+    boundary the outputs sit; an untrained head's small logits sit within ~0.5 of it."""
+    p = pred_prob(ctx, out).float().clamp(1e-7, 1 - 1e-7)
+    return torch.logit(p).abs().median().item()
 
 
 @rule("COLLAPSED_PREDICTIONS", "warning/info",
       f"at threshold 0.5 the predicted positive rate is < {COLLAPSE_LOW:.0%} or > {COLLAPSE_HIGH:.0%} (at init or "
       f"after the probe) while the true rate is in [{COLLAPSE_TRUE_RANGE[0]:.0%}, {COLLAPSE_TRUE_RANGE[1]:.0%}] "
-      "(warning when onto the side the base rate does not favour, info onto the majority side), or no positive "
+      "(warning when onto the side the base rate does not favour with median |logit| >= 1, info near the 0.5 "
+      "boundary or onto the majority side), or no positive "
       "predicted at all on sparse labels (info, with the labels involved).",
       "check pos_weight / the loss; tune thresholds per label")
 def collapsed_predictions(ctx: Context) -> None:
@@ -294,8 +338,16 @@ def collapsed_predictions(ctx: Context) -> None:
                if r > COLLAPSE_HIGH else "all-negative predictions give recall and F1 of 0")
     base = (f"on the given batch, {pct(final)} of the {final_pred.numel()} predictions ({how} > 0.5) are positive "
             f"{when}, while {pct(true_rate)} of the targets are: {stage} the model predicts {side}")
-    minority = any(collapsed(v) and (v > COLLAPSE_HIGH) != (true_rate > 0.5) for v in (init, after))
-    if minority:
+    pushed = [(v, o) for v, o in ((init, ctx.out), (after, ctx.out_after))
+              if collapsed(v) and (v > COLLAPSE_HIGH) != (true_rate > 0.5)]
+    m = max((margin(ctx, o) for _, o in pushed), default=0.0)
+    ctx.facts["pred_margin"] = m
+    if pushed and m < NEAR_BOUNDARY_LOGIT:
+        ctx.add("COLLAPSED_PREDICTIONS", "info",
+                base + f", but the outputs sit near the 0.5 boundary (median |logit| {fmt(m)} < "
+                f"{NEAR_BOUNDARY_LOGIT:g}): an untrained head's small logits fall on one side by the draw of the "
+                f"init, which is not a push; check again after some training.", fix)
+    elif pushed:
         ctx.add("COLLAPSED_PREDICTIONS", "warning",
                 base + ", the opposite of what the label base rates favour, so something pushes every output one way "
                 f"(an extra sigmoid, a final ReLU, a softmax, a huge pos_weight, a bad bias init); {f1_note}.", fix)
