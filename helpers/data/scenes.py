@@ -107,7 +107,6 @@ def _split_pools(target: np.ndarray, rng: np.random.Generator) -> list[list[np.n
 def _make_split(n: int, pools: list[np.ndarray], grid: tuple[int, int], lo: int, hi: int,
                 log_w: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` scenes drawing digits from ``pools`` (one index array per class)."""
-    images, _ = _digits()
     gh, gw = grid
     n_cells = gh * gw
     k = rng.integers(lo, hi + 1, size=n)
@@ -116,22 +115,33 @@ def _make_split(n: int, pools: list[np.ndarray], grid: tuple[int, int], lo: int,
     keys = log_w + rng.gumbel(size=(n, N_DIGIT_CLASSES))
     classes = np.argsort(-keys, axis=1, kind="stable")[:, :hi]
     cells = np.argsort(rng.random((n, n_cells)), axis=1, kind="stable")[:, :hi]
+    X, src, rows, slots = _paint(pools, grid, classes, cells, k, rng)
+    Y = np.zeros((n, N_DIGIT_CLASSES), dtype=np.float32)
+    Y[rows, classes[rows, slots]] = 1.0
+    return X, Y, src
+
+
+def _paint(pools: list[np.ndarray], grid: tuple[int, int], digits: np.ndarray, cells: np.ndarray, k: np.ndarray,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draw each scene's source images and paint them into its cells: scene ``i``'s first ``k[i]``
+    slots show a digit of class ``digits[i, s]`` (drawn from ``pools``) in cell ``cells[i, s]``.
+    Returns the images (N, 1, H, W), the source ids per slot (-1 where unused), and the used
+    (row, slot) pairs."""
+    images, _ = _digits()
+    n, hi = digits.shape
+    gh, gw = grid
     sizes = np.array([len(p) for p in pools])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     flat = np.concatenate(pools)
-    pick = np.minimum((rng.random((n, hi)) * sizes[classes]).astype(np.int64), sizes[classes] - 1)
-    src = flat[offsets[classes] + pick]
+    pick = np.minimum((rng.random((n, hi)) * sizes[digits]).astype(np.int64), sizes[digits] - 1)
+    src = flat[offsets[digits] + pick]
     used = np.arange(hi) < k[:, None]
     rows, slots = np.nonzero(used)
-
-    canvas = np.zeros((n, n_cells, DIGIT_SIZE, DIGIT_SIZE), dtype=np.float32)
+    canvas = np.zeros((n, gh * gw, DIGIT_SIZE, DIGIT_SIZE), dtype=np.float32)
     canvas[rows, cells[rows, slots]] = images[src[rows, slots]]
     X = canvas.reshape(n, gh, gw, DIGIT_SIZE, DIGIT_SIZE).transpose(0, 1, 3, 2, 4)
     X = X.reshape(n, 1, gh * DIGIT_SIZE, gw * DIGIT_SIZE)
-    Y = np.zeros((n, N_DIGIT_CLASSES), dtype=np.float32)
-    Y[rows, classes[rows, slots]] = 1.0
-    source_ids = np.where(used, src, -1).astype(np.int64)
-    return np.ascontiguousarray(X), Y, source_ids
+    return np.ascontiguousarray(X), np.where(used, src, -1).astype(np.int64), rows, slots
 
 
 def make_scenes(n_train: int = 2000, n_val: int = 500, n_test: int = 1000, *, grid: tuple[int, int] = (2, 2),
@@ -245,28 +255,16 @@ def _make_many_split(n: int, pools: list[np.ndarray], grid: tuple[int, int], lo:
                      column: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` scenes: ``lo..hi`` distinct cells drawn without replacement with weights ``W.sum(1)``,
     then in each a digit drawn with weights ``W[cell]``."""
-    images, _ = _digits()
     gh, gw = grid
     n_cells, n_labels = gh * gw, W.size
     k = rng.integers(lo, hi + 1, size=n)
     cell_w = W.sum(axis=1)
     cells = np.argsort(-(np.log(cell_w) + rng.gumbel(size=(n, n_cells))), axis=1, kind="stable")[:, :hi]  # Gumbel-top-k
     digits = np.argmax(np.log(W[cells]) + rng.gumbel(size=(n, hi, N_DIGIT_CLASSES)), axis=2)  # Gumbel-max
-    sizes = np.array([len(p) for p in pools])
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    flat = np.concatenate(pools)
-    pick = np.minimum((rng.random((n, hi)) * sizes[digits]).astype(np.int64), sizes[digits] - 1)
-    src = flat[offsets[digits] + pick]
-    used = np.arange(hi) < k[:, None]
-    rows, slots = np.nonzero(used)
-
-    canvas = np.zeros((n, n_cells, DIGIT_SIZE, DIGIT_SIZE), dtype=np.float32)
-    canvas[rows, cells[rows, slots]] = images[src[rows, slots]]
-    X = canvas.reshape(n, gh, gw, DIGIT_SIZE, DIGIT_SIZE).transpose(0, 1, 3, 2, 4)
-    X = X.reshape(n, 1, gh * DIGIT_SIZE, gw * DIGIT_SIZE)
+    X, src, rows, slots = _paint(pools, grid, digits, cells, k, rng)
     Y = np.zeros((n, n_labels), dtype=np.float32)
     Y[rows, column[cells[rows, slots], digits[rows, slots]]] = 1.0
-    return np.ascontiguousarray(X), Y, np.where(used, src, -1).astype(np.int64)
+    return X, Y, src
 
 
 def make_many_label_scenes(n_labels: int = 100, n_train: int = 2000, n_val: int = 500, n_test: int = 1000, *,
