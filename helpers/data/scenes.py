@@ -38,20 +38,20 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return images, target
 
 
-def _objects_range(objects: int | Sequence[int], n_cells: int) -> tuple[int, int]:
-    if isinstance(objects, (int, np.integer)):
-        lo, hi = 1, int(objects)
-    else:
-        try:
-            lo, hi = (int(v) for v in objects)
-        except (TypeError, ValueError):
-            raise DataError(f"objects={objects!r}: give an int k (1..k digits per scene) or a pair (lo, hi)") from None
+def _objects_range(objects: int | Sequence[int], n_cells: int, *, distinct_classes: bool = True,
+                   bigger: str = "a larger grid") -> tuple[int, int]:
+    """``objects`` as ``(lo, hi)`` digits per scene, one digit per cell (so at most ``n_cells``), and with
+    ``distinct_classes`` at most one digit of each class."""
+    try:
+        lo, hi = (1, int(objects)) if isinstance(objects, (int, np.integer)) else (int(v) for v in objects)
+    except (TypeError, ValueError):
+        raise DataError(f"objects={objects!r}: give an int k (1..k digits per scene) or a pair (lo, hi)") from None
     if not 1 <= lo <= hi:
         raise DataError(f"objects={objects!r}: need 1 <= lo <= hi digits per scene")
     if hi > n_cells:
         raise DataError(f"objects={objects!r}: up to {hi} digits per scene do not fit in {n_cells} grid cells; "
-                        f"use a larger grid or fewer objects")
-    if hi > N_DIGIT_CLASSES:
+                        f"use {bigger} or fewer objects")
+    if distinct_classes and hi > N_DIGIT_CLASSES:
         raise DataError(f"objects={objects!r}: a scene holds distinct digit classes, so at most {N_DIGIT_CLASSES}")
     return lo, hi
 
@@ -217,20 +217,6 @@ def many_label_grid(n_labels: int) -> tuple[int, int]:
     return rows, cells // rows
 
 
-def _many_objects(objects: int | Sequence[int], n_cells: int) -> tuple[int, int]:
-    """``objects`` as ``(lo, hi)`` digits per scene, one digit per cell, so at most ``n_cells``."""
-    try:
-        lo, hi = (1, int(objects)) if isinstance(objects, (int, np.integer)) else (int(v) for v in objects)
-    except (TypeError, ValueError):
-        raise DataError(f"objects={objects!r}: give an int k (1..k digits per scene) or a pair (lo, hi)") from None
-    if not 1 <= lo <= hi:
-        raise DataError(f"objects={objects!r}: need 1 <= lo <= hi digits per scene")
-    if hi > n_cells:
-        raise DataError(f"objects={objects!r}: up to {hi} digits per scene do not fit in {n_cells} grid cells; "
-                        f"use more labels (10 per cell) or fewer objects")
-    return lo, hi
-
-
 def many_label_names(n_labels: int) -> list[str]:
     """Label names of :func:`make_many_label_scenes`, most frequent first: ``"d@r,c"`` is digit ``d``
     in the cell at row ``r``, column ``c``. Which (digit, cell) gets which frequency rank is a fixed
@@ -291,7 +277,7 @@ def make_many_label_scenes(n_labels: int = 100, n_train: int = 2000, n_val: int 
     """
     grid = many_label_grid(n_labels)
     n_cells = grid[0] * grid[1]
-    lo, hi = _many_objects(objects, n_cells)
+    lo, hi = _objects_range(objects, n_cells, distinct_classes=False, bigger="more labels (10 per cell)")
     W, column = _many_weights(int(n_labels), tail)
     sizes = {s: _check_count(n, f"n_{s}", "scene") for s, n in (("train", n_train), ("val", n_val), ("test", n_test))}
     seed = check_seed(seed)
