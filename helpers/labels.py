@@ -309,3 +309,175 @@ def scored(data, run, Y_val_thresholds: np.ndarray, setup: str) -> dict:
             "mean recall (tuned)": float(np.mean([r["recall"] for r in tuned["per_label"]])),
             "mAP": at_half["map"], "macro-F1 at 0.5": at_half["macro_f1"],
             "mean threshold": float(np.mean(thresholds))}
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence gathering for notebook 08 (one function per experiment; the notebook keeps the lesson)
+
+
+def corruption_runs(data, shares, train_fn: Callable, *, seed: int = 0) -> tuple[list[dict], list[dict], object]:
+    """Section 1 of notebook 08: the clean run and, per share > 0, one run with label noise
+    (:func:`flip_labels`) and one with missing positives (:func:`drop_positives`) in the training labels.
+
+    ``train_fn(dataset)`` trains on ``dataset`` and returns a run with ``predict_proba``. Every run is
+    scored on the clean test split at 0.5 and with thresholds tuned on the clean validation split.
+    Returns ``(rows, per_label_rows, clean_run)``; the clean run (share 0) serves both curves (``None``
+    when ``shares`` has no 0)."""
+    from helpers import metrics
+
+    rows, per_label_rows, runs = [], [], {}
+    for kind in ("noise", "missing"):
+        corrupt = flip_labels if kind == "noise" else drop_positives
+        for share in shares:
+            if share == 0 and 0 in runs:
+                rows.append({**next(r for r in rows if r["share"] == 0), "kind": kind})
+                continue
+            Y_bad, changed = corrupt(data.Y_train, share, seed=seed)
+            run = train_fn(with_train(data, Y_bad))
+            runs[share if share == 0 else (kind, share)] = run
+            probs = run.predict_proba(data.X_test)
+            ev = metrics.evaluate(data.Y_test, probs, label_names=data.label_names)
+            tuned = metrics.evaluate(data.Y_test, probs, threshold=metrics.tune_thresholds(
+                data.Y_val, run.predict_proba(data.X_val)))
+            rows.append({"kind": kind, "share": share, "changed entries": int(changed.sum()),
+                         "mean recall": float(np.mean([r["recall"] for r in ev["per_label"]])),
+                         "macro_f1": ev["macro_f1"], "tuned macro_f1": tuned["macro_f1"], "map": ev["map"],
+                         "pred_pos_rate": ev["pred_pos_rate"]})
+            per_label_rows += [{"kind": kind, "share": share, "label": r["label"], "recall": r["recall"]}
+                               for r in ev["per_label"]]
+    return rows, per_label_rows, runs.get(0)
+
+
+def split_runs(data, X_pool: np.ndarray, Y_pool: np.ndarray, columns, *, val_fraction: float, seeds,
+               train_fn: Callable):
+    """Section 2 of notebook 08: what the way a validation split is carved does to the thresholds tuned on it.
+
+    For each seed, ``val_fraction`` of the pool is carved into validation both ways (:data:`SPLITTERS`,
+    :func:`split_indices`); one model is trained by ``train_fn(dataset, seed)`` on the pool minus both carves,
+    so the two ways differ only in their validation split (paired). Each way tunes the thresholds on its own
+    validation split (:func:`helpers.metrics.tune_thresholds`: a label without a validation positive keeps the
+    fallback 0.5) and scores the test split with them.
+
+    Returns ``(per_label, per_run)`` DataFrames: per (split, seed, followed label in ``columns``) its
+    validation positives, tuned threshold, test F1, test AP and test frequency; per (split, seed) the
+    followed labels' mean tuned test F1 (``rare tuned F1``) and the tuned test macro-F1 over all labels."""
+    import pandas as pd
+
+    from helpers import metrics
+
+    label_rows, run_rows = [], []
+    for s in seeds:
+        carves = {how: split_indices(Y_pool, val_fraction, seed=s, how=how)[1] for how in SPLITTERS}
+        train_idx = np.setdiff1d(np.arange(len(Y_pool)), np.concatenate(list(carves.values())))
+        run = train_fn(with_split(data, X_pool, Y_pool, train_idx, carves["stratified"]), s)
+        probs = run.predict_proba(data.X_test)
+        for how, va in carves.items():
+            thresholds = metrics.tune_thresholds(Y_pool[va], run.predict_proba(X_pool[va]))
+            ev = metrics.evaluate(data.Y_test, probs, threshold=thresholds)
+            for j in columns:
+                label_rows.append({"split": how, "seed": s, "label": data.label_names[j],
+                                   "val positives": int(Y_pool[va, j].sum()), "tuned threshold": float(thresholds[j]),
+                                   "test F1": ev["per_label"][j]["f1"], "test AP": ev["per_label"][j]["ap"],
+                                   "test frequency": float(data.Y_test[:, j].mean())})
+            run_rows.append({"split": how, "seed": s, "train size": len(train_idx),
+                             "rare tuned F1": float(np.mean([ev["per_label"][j]["f1"] for j in columns])),
+                             "tuned macro-F1": ev["macro_f1"]})
+    return pd.DataFrame(label_rows), pd.DataFrame(run_rows)
+
+
+def split_paired(per_run, columns=("rare tuned F1", "tuned macro-F1"), sesoi: float = 0.01):
+    """Stratified minus random per seed (paired: the same model, only the validation split differs) for each column of
+    :func:`split_runs`'s ``per_run``, judged together with :func:`helpers.stats.judge` (t-intervals, Holm,
+    smallest effect of interest ``sesoi``)."""
+    from helpers import stats
+
+    wide = per_run.pivot(index="seed", columns="split")
+    return stats.judge({c: (wide[(c, "stratified")] - wide[(c, "random")]).to_numpy() for c in columns}, sesoi=sesoi)
+
+
+def zero_val_cost(per_label) -> dict:
+    """Where a random carve left a followed label without validation positives: how many such (seed, label)
+    pairs, and that label's mean test F1 and AP there under the random split and under the stratified split
+    of the same seed (the evidence of notebook 08's claim that such a label costs test F1)."""
+    key = ["seed", "label"]
+    r = per_label[per_label["split"] == "random"].set_index(key)
+    s = per_label[per_label["split"] == "stratified"].set_index(key)
+    zero = r.index[r["val positives"] == 0]
+    out = {"pairs_without_val_positive": len(zero), "pairs": len(r)}
+    if len(zero):
+        out.update({"test_f1_random": float(r.loc[zero, "test F1"].mean()),
+                    "test_f1_stratified": float(s.loc[zero, "test F1"].mean()),
+                    "val_positives_stratified": float(s.loc[zero, "val positives"].mean()),
+                    "test_ap_random": float(r.loc[zero, "test AP"].mean()),
+                    "test_ap_stratified": float(s.loc[zero, "test AP"].mean())})
+    return out
+
+
+
+# The comparisons of the label-problems evidence set (sweeps/label_problems.yaml), declared before it ran:
+# each corruption of the training labels against the clean run, and the masked loss against the blanks read
+# as 0 on partial labels; each on tuned macro-F1 (thresholds from validation), mAP and macro-F1 at 0.5.
+LABEL_PROBLEM_VIEWS = (("macro_f1", "tuned"), ("map", None), ("macro_f1", "0.5"))
+LABEL_PROBLEM_TABLES = {"corruption": ("clean", ("noise 0.3", "missing 0.3")),
+                        "partial labels": ("partial blanks as 0", ("partial masked loss",))}
+
+
+def judge_label_problems(table, sesoi: float = 0.01):
+    """Judge the label-problems evidence (a sweep of notebook 08: one row per run, setup and threshold) with
+    :func:`helpers.stats.judge_table`, one Holm family per table of :data:`LABEL_PROBLEM_TABLES` (the setups a
+    sweep did not run are left out). Returns one DataFrame indexed by ``(table, view, setup)``."""
+    import pandas as pd
+
+    from helpers import stats
+
+    parts = {}
+    for name, (ref, setups) in LABEL_PROBLEM_TABLES.items():
+        sub = table[table["setup"].isin([ref, *setups])]
+        if len(set(sub["setup"])) > 1:
+            parts[name] = stats.judge_table(sub, [], LABEL_PROBLEM_VIEWS, ref, sesoi=sesoi)
+    return pd.concat(parts, names=["table"])
+
+
+def record_entries(rows, partial=None, partial_setups=None) -> list[dict]:
+    """``results`` entries of notebook 08's ``metrics.json`` (one row of a sweep's results table each): every
+    corruption run of :func:`corruption_runs` (``"clean"``, ``"noise 0.3"``, ``"missing 0.3"``...) at threshold
+    0.5 and tuned, and the partial-label runs named by ``partial_setups`` (row of ``partial`` -> setup name)."""
+    from helpers import results
+
+    out, seen = [], set()
+    for r in rows:
+        name = "clean" if r["share"] == 0 else f"{r['kind']} {r['share']:g}"
+        if name in seen:
+            continue
+        seen.add(name)
+        extra = {"kind": "clean" if r["share"] == 0 else r["kind"], "share": r["share"]}
+        out.append(results.result_entry(name, {"macro_f1": r["macro_f1"], "map": r["map"],
+                                               "pred_pos_rate": r["pred_pos_rate"]},
+                                        mean_recall=r["mean recall"], threshold="0.5", **extra))
+        out.append(results.result_entry(name, {"macro_f1": r["tuned macro_f1"], "map": r["map"]}, threshold="tuned",
+                                        **extra))
+    for row, name in (partial_setups or {}).items():
+        if partial is not None and row in partial.index:
+            p = partial.loc[row]
+            out.append(results.result_entry(name, {"macro_f1": float(p["macro-F1 at 0.5"]), "map": float(p["mAP"])},
+                                            threshold="0.5", kind="partial"))
+            out.append(results.result_entry(name, {"macro_f1": float(p["tuned macro-F1"]), "map": float(p["mAP"])},
+                                            threshold="tuned", kind="partial"))
+    return out
+
+
+def evidence_sentences(folder: str = "evidence/label_problems") -> list[str]:
+    """The label-problems evidence set judged (:func:`judge_label_problems`), one sentence per comparison
+    (:func:`helpers.stats.sentence`: the mean difference, its intervals, the number of seeds and the verdict);
+    one line saying how to make it when the folder holds no ``results.csv``."""
+    import pandas as pd
+
+    from helpers import results, stats
+
+    path = results.repo_root() / folder
+    if not (path / "results.csv").is_file():
+        return [f"no evidence set in {folder} yet: run `python -m helpers.sweep sweeps/label_problems.yaml`, then "
+                f"`python -m helpers.evidence outputs/sweeps/label_problems`"]
+    judged = judge_label_problems(pd.read_csv(path / "results.csv"))
+    refs = {name: ref for name, (ref, _) in LABEL_PROBLEM_TABLES.items()}
+    return [stats.sentence(r, f"{setup} minus {refs[table]}, {view}") for (table, view, setup), r in judged.iterrows()]

@@ -179,3 +179,101 @@ def test_masked_setup_trains_on_partial_labels_with_fit():
     known = ~torch.as_tensor(hidden)
     ref = torch.nn.functional.binary_cross_entropy_with_logits(out[known], y[known])
     assert float(run.loss.criterion()(out, y)) == pytest.approx(float(ref), rel=1e-5)
+
+
+class _Prior:
+    """A "run" that predicts each label's training frequency for every example (a model that learned nothing)."""
+
+    def __init__(self, Y_train):
+        self.p = np.asarray(Y_train, dtype=np.float64).clip(0, 1).mean(0)
+
+    def predict_proba(self, X):
+        return np.tile(self.p, (len(X), 1))
+
+
+def test_corruption_runs_trains_one_model_per_corruption_and_reuses_the_clean_one():
+    tiny = data.make_scenes(n_train=80, n_val=40, n_test=40, seed=2)
+    seen = []
+
+    def train_fn(ds):
+        seen.append(ds.Y_train.copy())
+        return _Prior(ds.Y_train)
+
+    rows, per_label, clean = labels.corruption_runs(tiny, [0.0, 0.3], train_fn, seed=1)
+    assert len(seen) == 3 and [(r["kind"], r["share"]) for r in rows] == [("noise", 0.0), ("noise", 0.3),
+                                                                          ("missing", 0.0), ("missing", 0.3)]
+    assert (seen[0] == tiny.Y_train).all() and isinstance(clean, _Prior) and rows[0]["changed entries"] == 0
+    assert rows[1]["changed entries"] == round(0.3 * 80) and rows[3]["changed entries"] == round(0.3 * tiny.Y_train.sum())
+    assert {"macro_f1", "tuned macro_f1", "map", "pred_pos_rate", "mean recall"} <= set(rows[1])
+    assert len(per_label) == 3 * tiny.n_labels
+    _, _, none = labels.corruption_runs(tiny, [0.3], train_fn)
+    assert none is None  # no share 0: no clean run
+
+
+def test_split_runs_pairs_both_carves_per_seed_and_stratification_keeps_rare_positives():
+    tiny = data.make_scenes(n_train=300, n_val=100, n_test=60, tail=2.5, seed=0)
+    X = np.concatenate([tiny.X_train, tiny.X_val])
+    Y = np.concatenate([tiny.Y_train, tiny.Y_val])
+    rare = np.argsort(Y.sum(0), kind="stable")[:2].tolist()
+    calls = []
+    per_label, per_run = labels.split_runs(tiny, X, Y, rare, val_fraction=0.1, seeds=range(3),
+                                           train_fn=lambda part, s: calls.append(s) or _Prior(part.Y_train))
+    assert calls == [0, 1, 2]  # one model per seed serves both carves: paired
+    assert len(per_label) == 2 * 3 * 2 and len(per_run) == 2 * 3
+    strat = per_label[per_label["split"] == "stratified"]
+    expected = Y[:, rare].sum(0) * 0.1
+    assert (strat.groupby("label")["val positives"].min().to_numpy() >= np.floor(expected).min()).all()
+    assert set(per_run.columns) >= {"split", "seed", "rare tuned F1", "tuned macro-F1"}
+    assert (per_run["train size"] < 0.9 * len(Y) + 2).all()  # neither carve's validation rows are trained on
+
+
+def test_split_paired_and_zero_val_cost():
+    import pandas as pd
+
+    per_run = pd.DataFrame([{"split": sp, "seed": s, "rare tuned F1": v + (0.2 if sp == "stratified" else 0),
+                             "tuned macro-F1": v, "mAP": v}
+                            for s, v in enumerate([0.3, 0.5, 0.4, 0.6, 0.45]) for sp in labels.SPLITTERS])
+    judged = labels.split_paired(per_run)
+    assert judged.loc["rare tuned F1", "mean"] == pytest.approx(0.2) and judged.loc["rare tuned F1", "n"] == 5
+    assert judged.loc["rare tuned F1", "verdict"] == "a difference"
+    assert judged.loc["tuned macro-F1", "verdict"] == "equivalent"
+    per_label = pd.DataFrame([
+        {"split": "random", "seed": 0, "label": "9", "val positives": 0, "test F1": 0.1, "test AP": 0.3},
+        {"split": "random", "seed": 1, "label": "9", "val positives": 2, "test F1": 0.5, "test AP": 0.4},
+        {"split": "stratified", "seed": 0, "label": "9", "val positives": 2, "test F1": 0.4, "test AP": 0.35},
+        {"split": "stratified", "seed": 1, "label": "9", "val positives": 2, "test F1": 0.45, "test AP": 0.4}])
+    cost = labels.zero_val_cost(per_label)
+    assert cost["pairs_without_val_positive"] == 1 and cost["pairs"] == 2
+    assert cost["test_f1_random"] == 0.1 and cost["test_f1_stratified"] == 0.4
+    assert labels.zero_val_cost(per_label.assign(**{"val positives": 1})) == {"pairs_without_val_positive": 0, "pairs": 2}
+
+
+def test_record_entries_and_judge_label_problems(tmp_path):
+    import pandas as pd
+
+    rows = [{"kind": k, "share": sh, "mean recall": 0.4, "macro_f1": 0.5 - sh, "tuned macro_f1": 0.6 - sh,
+             "map": 0.7, "pred_pos_rate": 0.2} for k in ("noise", "missing") for sh in (0.0, 0.3)]
+    partial = pd.DataFrame({"tuned macro-F1": [0.4, 0.5], "mAP": [0.5, 0.6], "macro-F1 at 0.5": [0.3, 0.45]},
+                           index=["blank", "masked"])
+    entries = labels.record_entries(rows, partial, {"blank": "partial blanks as 0", "masked": "partial masked loss"})
+    assert [(e["setup"], e["threshold"]) for e in entries] == [
+        (s, t) for s in ("clean", "noise 0.3", "missing 0.3", "partial blanks as 0", "partial masked loss")
+        for t in ("0.5", "tuned")]
+    assert entries[3]["macro_f1"] == pytest.approx(0.3) and entries[-1]["macro_f1"] == 0.5
+    # a sweep's table of 6 seeds: noise costs 0.1 everywhere, missing labels nothing, the masked loss gains 0.05
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame([{**e, "seed": s, "status": "ok",
+                           "macro_f1": 0.5 + b + (-0.1 if e["setup"] == "noise 0.3" else 0)
+                           + (0.05 if e["setup"] == "partial masked loss" else 0) + rng.normal(0, 0.001),
+                           "map": e["map"] + b}
+                          for s, b in enumerate(rng.normal(0, 0.05, 6)) for e in entries])
+    judged = labels.judge_label_problems(table)
+    assert judged.loc[("corruption", "macro_f1 tuned", "noise 0.3"), "verdict"] == "a difference"
+    assert judged.loc[("corruption", "macro_f1 tuned", "missing 0.3"), "verdict"] == "equivalent"
+    assert judged.loc[("partial labels", "macro_f1 at 0.5", "partial masked loss"), "mean"] == pytest.approx(0.05, abs=0.01)
+    assert len(judged) == 3 * 3  # three setups against their references, three views each
+    line = labels.evidence_sentences(str(tmp_path))
+    assert len(line) == 1 and "no evidence set" in line[0]
+    table.to_csv(tmp_path / "results.csv", index=False)
+    lines = labels.evidence_sentences(str(tmp_path))
+    assert len(lines) == 9 and all("seeds" in s for s in lines)
