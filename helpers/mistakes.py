@@ -387,6 +387,16 @@ def compare_runs(a: LoopResult, b: LoopResult, columns=("val_macro_f1", "val_map
 SELECTION_RULES = ("min val loss", "max val tuned macro-F1", "last epoch")
 
 
+def _f1s(y_true: np.ndarray, pred: np.ndarray) -> dict:
+    """Macro-F1 (per-label F1s' mean, 0 where a label has no positive and none predicted) and micro-F1 of
+    0/1 predictions, as :func:`helpers.metrics.evaluate` computes them (scikit-learn, ``zero_division=0``)."""
+    from sklearn.metrics import f1_score
+
+    yt, yp = np.asarray(y_true).astype(np.int64), np.asarray(pred).astype(np.int64)
+    return {"macro_f1": float(f1_score(yt, yp, average="macro", zero_division=0.0)),
+            "micro_f1": float(f1_score(yt, yp, average="micro", zero_division=0.0))}
+
+
 def checkpoint_scores(result: LoopResult, data) -> pd.DataFrame:
     """Per epoch of a run trained with ``keep_probs=True``: ``val_loss``, ``val_tuned_macro_f1`` (thresholds
     tuned on validation, scored there: what a selection rule can see), and on test ``test_tuned_macro_f1``
@@ -396,8 +406,8 @@ def checkpoint_scores(result: LoopResult, data) -> pd.DataFrame:
     rows = []
     for (_, h), pr in zip(result.history.iterrows(), result.probs, strict=True):
         thr = metrics_mod.tune_thresholds(data.Y_val, pr["val"])
-        val_t = metrics_mod.evaluate(data.Y_val, pr["val"], threshold=thr)
-        test_t = metrics_mod.evaluate(data.Y_test, pr["test"], threshold=thr)
+        val_t = _f1s(data.Y_val, pr["val"] >= thr)
+        test_t = _f1s(data.Y_test, pr["test"] >= thr)
         test_05 = metrics_mod.epoch_scores(data.Y_test, pr["test"])
         rows.append({"epoch": int(h["epoch"]), "train_loss": h["train_loss"], "val_loss": h["val_loss"],
                      "val_tuned_macro_f1": val_t["macro_f1"], "test_tuned_macro_f1": test_t["macro_f1"],

@@ -238,3 +238,16 @@ def test_judge_pairs_matches_helpers_stats(tmp_path):
     assert (tmp_path / "judged.csv").is_file() and "a difference" in (tmp_path / "verdicts.txt").read_text()
     with pytest.raises(FileNotFoundError, match="export the sweep"):
         mistakes.judge_evidence(tmp_path / "nothing", [("broken", "correct")])
+
+
+def test_f1s_match_evaluate():
+    from helpers import metrics
+
+    rng = np.random.default_rng(1)
+    y = (rng.random((60, 5)) < 0.3).astype(int)
+    y[:, 4] = 0  # a label without positives
+    p = rng.random((60, 5))
+    thr = np.array([0.2, 0.4, 0.5, 0.7, 0.9])
+    full = metrics.evaluate(y, p, threshold=thr)
+    mine = mistakes._f1s(y, p >= thr)
+    assert mine["macro_f1"] == pytest.approx(full["macro_f1"]) and mine["micro_f1"] == pytest.approx(full["micro_f1"])
