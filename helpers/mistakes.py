@@ -48,6 +48,9 @@ BIAS_INIT = ("default", "prior")
 ORDERS = ("shuffled", "sorted")
 LOSSES = ("bce_with_logits", "bce")
 _SELECT_MIN = ("val_loss",)
+RUN_SECTIONS = ("correct", "learning_rate", "bias_init", "eval_mode", "zero_grad", "optimizer", "inputs", "weight_decay",
+                "sorted_loader")
+"""Notebook 07's sections that train runs (its ``runs`` parameter): the correct run, then one per mistake."""
 
 
 @dataclass
@@ -61,6 +64,7 @@ class LoopResult:
     switches: dict
     train_seconds: float
     monitor: Monitor | None = None  # the training monitor's series (``monitor.report()``), as ``fit`` keeps one
+    probs: list[dict[str, np.ndarray]] | None = None  # per epoch ``{"val": ..., "test": ...}`` (``keep_probs=True``)
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Sigmoid probabilities ``(N, L)`` for inputs ``X`` (model in eval mode)."""
@@ -128,9 +132,11 @@ def _forward_loss(model, criterion, loss: str, x, y, amp_device: str | None):
     return out, criterion(torch.sigmoid(out) if loss == "bce" else out, y)
 
 
-def _evaluate(model, X, Y_np, Y, criterion, loss: str, prefix: str) -> dict:
+def _evaluate(model, X, Y_np, Y, criterion, loss: str, prefix: str, keep: list | None = None) -> dict:
     out = train_mod._outputs(model, X, 2048)
     p = torch.sigmoid(out)
+    if keep is not None:
+        keep.append(p.float().cpu().numpy())
     val_loss = float(criterion(p if loss == "bce" else out, Y))
     m = metrics_mod.epoch_scores(Y_np, p.clamp(0, 1).cpu().numpy())
     never = m["labels_f1_zero"]
@@ -158,6 +164,7 @@ def train_loop(
     order: str = "shuffled",
     stop_at: tuple[str, float] | None = None,
     eval_test: bool = False,
+    keep_probs: bool = False,
     max_grad_norm_steps: int | None = None,
     progress: bool = True,
     desc: str = "loop",
@@ -168,13 +175,17 @@ def train_loop(
     validation loss, micro/macro-F1, mAP, predicted-positive rate, how many labels have F1 0, and the
     mean gradient norm over the epoch's steps (the gradient the optimizer sees, accumulated or not).
 
-    ``eval_test=True`` adds the same measurements on the test split each epoch (for model selection).
+    ``eval_test=True`` adds the same measurements on the test split each epoch (for model selection);
+    ``keep_probs=True`` (with ``eval_test``) also keeps each epoch's validation and test probabilities in
+    ``result.probs``, from which :func:`checkpoint_scores` tunes thresholds per checkpoint.
     ``monitor=True`` (the default) feeds a :class:`helpers.diagnose.Monitor` every step, as ``fit`` does, so
     ``result.monitor.report()`` shows what the book's checker sees in the broken run. The run's seconds are
     logged in :func:`helpers.results.log_fit` (the ``training`` entry of the notebook's ``metrics.json``).
     ``amp=True`` runs the forward pass *and the loss* under bf16 autocast on the model's device type;
     with ``loss="bce"`` PyTorch raises there, at the first step, with its own message.
     """
+    if keep_probs and not eval_test:
+        raise ValueError("keep_probs=True needs eval_test=True (it keeps the test split's probabilities too)")
     if optimize not in OPTIMIZE:
         raise ValueError(f"optimize={optimize!r} is not one of {OPTIMIZE}")
     if bias_init not in BIAS_INIT:
@@ -209,7 +220,7 @@ def train_loop(
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     amp_device = dev.type if amp else None
 
-    rows, step_rows = [], []
+    rows, step_rows, probs = [], [], []
     n, step = len(Xtr), 0
     sorted_order = torch.as_tensor(label_sorted_order(data.Y_train)).to(dev) if order == "sorted" else None
     mon = Monitor(data.n_labels, loss="bce") if monitor else None  # outputs are logits for both losses
@@ -239,10 +250,10 @@ def train_loop(
             step_rows.append({"step": step, "epoch": epoch + 1, "loss": float(batch_loss.detach()),
                               "grad_norm": grad_norms[-1]})
         row = {"epoch": epoch + 1, "train_loss": float(total) / n}
-        row.update(_evaluate(model, Xva, data.Y_val, Yva, criterion, loss, "val"))
+        row.update(_evaluate(model, Xva, data.Y_val, Yva, criterion, loss, "val", probs if keep_probs else None))
         row["grad_norm"] = float(np.mean(grad_norms))
         if eval_test:
-            row.update(_evaluate(model, Xte, data.Y_test, Yte, criterion, loss, "test"))
+            row.update(_evaluate(model, Xte, data.Y_test, Yte, criterion, loss, "test", probs if keep_probs else None))
         rows.append(row)
         if mon is not None:
             mon.end_epoch(val_metric=row["val_map"], val_pred_rate=row["val_pred_pos_rate"])
@@ -256,7 +267,8 @@ def train_loop(
     results_mod.log_fit(desc, seconds, epochs=epochs, train_seconds=round(seconds, 3), device=str(dev), n_train=n,
                         loop="helpers.mistakes.train_loop")
     return LoopResult(model=model, history=pd.DataFrame(rows), steps=pd.DataFrame(step_rows), switches=switches,
-                      train_seconds=seconds, monitor=mon)
+                      train_seconds=seconds, monitor=mon,
+                      probs=[{"val": probs[i], "test": probs[i + 1]} for i in range(0, len(probs), 2)] if keep_probs else None)
 
 
 def lr_range_test(model: nn.Module, data, *, lr_min: float = 1e-5, lr_max: float = 1.0, steps: int = 60,
@@ -367,3 +379,168 @@ def compare_runs(a: LoopResult, b: LoopResult, columns=("val_macro_f1", "val_map
     for c in columns:
         out[c], out[f"{c}_ref"] = at_epoch(a.history, c, epoch), at_epoch(b.history, c, epoch)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Model selection: which checkpoint each rule picks, scored on test with thresholds tuned on validation
+
+SELECTION_RULES = ("min val loss", "max val tuned macro-F1", "last epoch")
+
+
+def _f1s(y_true: np.ndarray, pred: np.ndarray) -> dict:
+    """Macro-F1 (per-label F1s' mean, 0 where a label has no positive and none predicted) and micro-F1 of
+    0/1 predictions, as :func:`helpers.metrics.evaluate` computes them (scikit-learn, ``zero_division=0``)."""
+    from sklearn.metrics import f1_score
+
+    yt, yp = np.asarray(y_true).astype(np.int64), np.asarray(pred).astype(np.int64)
+    return {"macro_f1": float(f1_score(yt, yp, average="macro", zero_division=0.0)),
+            "micro_f1": float(f1_score(yt, yp, average="micro", zero_division=0.0))}
+
+
+def checkpoint_scores(result: LoopResult, data) -> pd.DataFrame:
+    """Per epoch of a run trained with ``keep_probs=True``: ``val_loss``, ``val_tuned_macro_f1`` (thresholds
+    tuned on validation, scored there: what a selection rule can see), and on test ``test_tuned_macro_f1``
+    (the validation-tuned thresholds), ``test_macro_f1`` and ``test_micro_f1`` at 0.5 and ``test_map``."""
+    if result.probs is None:
+        raise ValueError("the run kept no probabilities: train it with eval_test=True, keep_probs=True")
+    rows = []
+    for (_, h), pr in zip(result.history.iterrows(), result.probs, strict=True):
+        thr = metrics_mod.tune_thresholds(data.Y_val, pr["val"])
+        val_t = _f1s(data.Y_val, pr["val"] >= thr)
+        test_t = _f1s(data.Y_test, pr["test"] >= thr)
+        test_05 = metrics_mod.epoch_scores(data.Y_test, pr["test"])
+        rows.append({"epoch": int(h["epoch"]), "train_loss": h["train_loss"], "val_loss": h["val_loss"],
+                     "val_tuned_macro_f1": val_t["macro_f1"], "test_tuned_macro_f1": test_t["macro_f1"],
+                     "test_tuned_micro_f1": test_t["micro_f1"], "test_macro_f1": test_05["macro_f1"],
+                     "test_micro_f1": test_05["micro_f1"], "test_map": test_05["map"]})
+    return pd.DataFrame(rows)
+
+
+def select_checkpoints(scores: pd.DataFrame) -> dict[str, int]:
+    """The epoch each rule of :data:`SELECTION_RULES` picks from :func:`checkpoint_scores`' table (ties: the
+    earliest epoch): lowest validation loss, highest validation tuned macro-F1, the last epoch."""
+    return {"min val loss": select_epoch(scores, "val_loss"),
+            "max val tuned macro-F1": select_epoch(scores, "val_tuned_macro_f1"),
+            "last epoch": int(scores["epoch"].iloc[-1])}
+
+
+def selection_entries(scores: pd.DataFrame, picks: dict[str, int]) -> list[dict]:
+    """One record entry per rule, setup ``"checkpoint: <rule>"``: on test ``macro_f1`` and ``micro_f1`` at
+    0.5, ``tuned_macro_f1`` and ``tuned_micro_f1`` (thresholds tuned on validation at that checkpoint),
+    ``map``, and the ``epoch`` picked."""
+    s = scores.set_index("epoch")
+    return [results_mod.result_entry(f"checkpoint: {rule}", {
+        "macro_f1": float(s.loc[e, "test_macro_f1"]), "micro_f1": float(s.loc[e, "test_micro_f1"]),
+        "tuned_macro_f1": float(s.loc[e, "test_tuned_macro_f1"]), "tuned_micro_f1": float(s.loc[e, "test_tuned_micro_f1"]),
+        "map": float(s.loc[e, "test_map"])}, epoch=int(e)) for rule, e in picks.items()]
+
+
+def tuned_scores(result: LoopResult, data) -> dict:
+    """Test ``tuned_macro_f1`` and ``tuned_micro_f1`` at a run's last epoch, thresholds tuned on its
+    validation probabilities (the run trained with ``keep_probs=True``)."""
+    row = checkpoint_scores(dataclasses.replace(result, history=result.history.iloc[-1:],
+                                                probs=result.probs[-1:]), data).iloc[0]
+    return {"tuned_macro_f1": float(row["test_tuned_macro_f1"]), "tuned_micro_f1": float(row["test_tuned_micro_f1"])}
+
+
+def overfitting_evidence(scores: pd.DataFrame, picks: dict[str, int]) -> dict:
+    """What says whether a run reached the overfitting regime: the epoch of lowest validation loss, how far
+    the validation loss rose after it, and how the validation tuned macro-F1 moved after that epoch."""
+    s = scores.set_index("epoch")
+    e = picks["min val loss"]
+    return {"epochs": int(s.index.max()), "epoch_min_val_loss": e, "epoch_max_val_tuned_macro_f1":
+            picks["max val tuned macro-F1"], "val_loss_min": float(s["val_loss"].min()),
+            "val_loss_last": float(s["val_loss"].iloc[-1]),
+            "val_tuned_macro_f1_at_min_loss": float(s.loc[e, "val_tuned_macro_f1"]),
+            "val_tuned_macro_f1_max_after": float(s.loc[e:, "val_tuned_macro_f1"].max()),
+            "val_tuned_macro_f1_last": float(s["val_tuned_macro_f1"].iloc[-1])}
+
+
+# --------------------------------------------------------------------------------------------------
+# The comparisons of notebook 07's evidence sets (declared here, before the sweeps that judge them)
+
+VIEWS = (("tuned_macro_f1", "macro_f1"), ("map", "map"), ("macro_f1", "macro_f1"))
+"""(results column, its metric for :data:`helpers.stats.SESOI`): test macro-F1 with thresholds tuned on
+validation, mAP, and macro-F1 at 0.5."""
+SELECTION_PAIRS = (("checkpoint: min val loss", "checkpoint: max val tuned macro-F1"),
+                   ("checkpoint: min val loss", "checkpoint: last epoch"),
+                   ("checkpoint: max val tuned macro-F1", "checkpoint: last epoch"))
+"""evidence/model_selection: each checkpoint rule against the others, the correct run only."""
+LOOP_PAIRS = tuple((k, "correct") for k in ("lr x10", "lr /10", "prior bias", "eval mode", "no zero_grad", "head only",
+                                            "stale parameters", "unnormalised", "weight decay (SGD value)",
+                                            "weight decay far too large", "sorted, not shuffled")) + (
+    ("MLP unnormalised", "MLP"),)
+"""evidence/loop_mistakes: each run of notebook 07 against its reference at the same epoch budget."""
+
+
+def judge_pairs(table: pd.DataFrame, pairs, views=VIEWS, by: tuple[str, ...] = (), sesoi: float = 0.01) -> pd.DataFrame:
+    """Judge ``(setup, reference)`` pairs over seeds with :func:`helpers.stats.judge`, one Holm table for all
+    pairs, views and values of ``by``: per-seed paired differences ``setup - reference`` of each view's
+    column in a sweep's results table (ok rows, one row per run and setup). Index ``(view, *by, setup,
+    reference)``; a pair missing from the table is an error."""
+    from helpers import stats
+
+    ok = table[table["status"] == "ok"] if "status" in table.columns else table
+    diffs, metric = {}, {}
+    groups = ok.groupby(list(by)) if by else [((), ok)]
+    for key, block in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for col, m in views:
+            wide = block.pivot_table(index="seed", columns="setup", values=col)
+            for a, b in pairs:
+                if a not in wide.columns or b not in wide.columns:
+                    raise ValueError(f"no {a!r} or {b!r} rows with {col} in the table; setups: {sorted(wide.columns)}")
+                d = (wide[a] - wide[b]).dropna().to_numpy()
+                diffs[(col, *key, a, b)], metric[(col, *key, a, b)] = d, m
+    out = stats.judge(diffs, sesoi=sesoi, metric=metric)
+    out.index = out.index.set_names(["view", *by, "setup", "reference"])
+    return out
+
+
+def judge_evidence(folder, pairs, views=VIEWS, by: tuple[str, ...] = (), sesoi: float = 0.01) -> pd.DataFrame:
+    """:func:`judge_pairs` on an exported evidence set's ``results.csv`` (``folder``); writes ``judged.csv``
+    (the table) and ``verdicts.txt`` (one :func:`helpers.stats.sentence` per comparison) beside it."""
+    from pathlib import Path
+
+    from helpers import stats
+
+    folder = Path(folder)
+    if not (folder / "results.csv").is_file():
+        raise FileNotFoundError(f"{folder}: no results.csv; export the sweep first (python -m helpers.evidence "
+                                f"outputs/sweeps/<name>)")
+    table = judge_pairs(pd.read_csv(folder / "results.csv"), pairs, views, by, sesoi)
+    results_mod.write_bytes_atomic(folder / "judged.csv", table.to_csv().encode("utf-8"))
+    lines = [stats.sentence(row, f"{key[-2]} minus {key[-1]}, {' '.join(map(str, key[:-2]))}")
+             for key, row in table.iterrows()]
+    results_mod.write_bytes_atomic(folder / "verdicts.txt", ("\n".join(lines) + "\n").encode("utf-8"))
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence gatherers of notebook 07's claims: each returns the numbers a claim is judged on
+
+
+def start_and_end(a: LoopResult, b: LoopResult) -> dict:
+    """Run ``a`` against ``b`` at both ends: first-epoch ``train_loss``/``val_macro_f1`` (keys ``<column>``,
+    ``<column>_ref``) and the last epoch's ``val_macro_f1_last`` / ``correct_val_macro_f1_last``."""
+    return compare_runs(a, b, ("train_loss", "val_macro_f1"), epoch=1) | {
+        "val_macro_f1_last": at_epoch(a.history, "val_macro_f1"), "correct_val_macro_f1_last": at_epoch(b.history, "val_macro_f1")}
+
+
+def bias_evidence(default: LoopResult, prior: LoopResult, Y_train: np.ndarray, early_epochs: int) -> dict:
+    """What the bias-initialisation claims are judged on, one dict per claim: ``start`` (the first mini-batch
+    loss of each run, ``first_loss_correct`` / ``first_loss_prior_bias``, and ``prior_loss``, the prior
+    predictor's loss: the mean binary entropy of the labels' training frequencies), ``early`` (the mean
+    validation micro-F1 over the first ``early_epochs`` epochs, and the epochs predicting (almost) nothing,
+    predicted-positive rate below 0.01) and ``gain`` (the prior run's micro-F1 gain, ``early`` and ``final``)."""
+    p = torch.as_tensor(np.asarray(Y_train)).float().mean(0).clamp(1e-4, 1 - 1e-4).numpy()
+    first = {k: float(r.steps["loss"].iloc[0]) for k, r in (("correct", default), ("prior_bias", prior))}
+    early = {k: float(r.history["val_micro_f1"].iloc[:early_epochs].mean()) for k, r in (("default", default),
+                                                                                      ("prior", prior))}
+    zero = {k: int((r.history["val_pred_pos_rate"] < 0.01).sum()) for k, r in (("default", default), ("prior", prior))}
+    return {"start": {f"first_loss_{k}": v for k, v in first.items()}
+            | {"prior_loss": float(-(p * np.log(p) + (1 - p) * np.log(1 - p)).mean())},
+            "early": {f"early_micro_f1_{k}": v for k, v in early.items()} | {f"zero_epochs_{k}": v for k, v in zero.items()},
+            "gain": {"early": early["prior"] - early["default"],
+                     "final": at_epoch(prior.history, "val_micro_f1") - at_epoch(default.history, "val_micro_f1")},
+            "mean_frequency": float(p.mean())}

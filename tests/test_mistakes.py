@@ -171,3 +171,101 @@ def test_at_epoch_and_compare_runs(tiny, init):
     ev = mistakes.compare_runs(b, a, columns=("train_loss",), epoch=1)
     assert ev == {"train_loss": float(b.history["train_loss"].iloc[0]),
                   "train_loss_ref": float(a.history["train_loss"].iloc[0])}
+
+
+def test_keep_probs_and_checkpoint_scores(tiny, init):
+    r = _loop(init, tiny, epochs=3, eval_test=True, keep_probs=True)
+    assert len(r.probs) == 3 and r.probs[0]["val"].shape == tiny.Y_val.shape
+    assert r.probs[-1]["test"].shape == tiny.Y_test.shape
+    s = mistakes.checkpoint_scores(r, tiny)
+    assert list(s["epoch"]) == [1, 2, 3]
+    # the stored probabilities are the ones the history scored: same test mAP and macro-F1 at 0.5
+    np.testing.assert_allclose(s["test_map"], r.history["test_map"], rtol=1e-6)
+    np.testing.assert_allclose(s["test_macro_f1"], r.history["test_macro_f1"], rtol=1e-6)
+    # tuned thresholds can only help on the split they were tuned on
+    assert (s["val_tuned_macro_f1"] >= r.history["val_macro_f1"] - 1e-12).all()
+    last = mistakes.tuned_scores(r, tiny)
+    assert last["tuned_macro_f1"] == pytest.approx(s["test_tuned_macro_f1"].iloc[-1])
+    with pytest.raises(ValueError, match="keep_probs"):
+        _loop(init, tiny, keep_probs=True)
+    with pytest.raises(ValueError, match="kept no probabilities"):
+        mistakes.checkpoint_scores(_loop(init, tiny, eval_test=True), tiny)
+
+
+def test_select_checkpoints_and_entries():
+    import pandas as pd
+
+    s = pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [0.5, 0.3, 0.2, 0.1], "val_loss": [0.6, 0.4, 0.45, 0.5],
+                      "val_tuned_macro_f1": [0.3, 0.5, 0.7, 0.6], "test_tuned_macro_f1": [0.31, 0.52, 0.69, 0.61],
+                      "test_tuned_micro_f1": [0.3] * 4, "test_macro_f1": [0.1, 0.2, 0.3, 0.4],
+                      "test_micro_f1": [0.1] * 4, "test_map": [0.4, 0.5, 0.6, 0.65]})
+    picks = mistakes.select_checkpoints(s)
+    assert picks == {"min val loss": 2, "max val tuned macro-F1": 3, "last epoch": 4}
+    entries = {e["setup"]: e for e in mistakes.selection_entries(s, picks)}
+    assert entries["checkpoint: min val loss"]["tuned_macro_f1"] == 0.52
+    assert entries["checkpoint: max val tuned macro-F1"]["epoch"] == 3
+    assert entries["checkpoint: last epoch"]["map"] == 0.65
+    ev = mistakes.overfitting_evidence(s, picks)
+    assert ev["epoch_min_val_loss"] == 2 and ev["val_loss_last"] == 0.5 and ev["val_tuned_macro_f1_max_after"] == 0.7
+
+
+def test_judge_pairs_matches_helpers_stats(tmp_path):
+    import pandas as pd
+
+    from helpers import stats
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(5):
+        base = rng.uniform(0.6, 0.8)
+        for setup, shift in (("correct", 0.0), ("broken", -0.2), ("same", 0.0)):
+            rows.append({"status": "ok", "seed": seed, "setup": setup, "tuned_macro_f1": base + shift,
+                         "map": base + shift / 2 + 0.001 * seed, "macro_f1": base + shift})
+    table = pd.DataFrame(rows)
+    judged = mistakes.judge_pairs(table, [("broken", "correct"), ("same", "correct")])
+    assert len(judged) == 6
+    assert judged.loc[("tuned_macro_f1", "broken", "correct"), "verdict"] == stats.DIFFERENCE
+    assert judged.loc[("tuned_macro_f1", "broken", "correct"), "mean"] == pytest.approx(-0.2)
+    assert judged.loc[("macro_f1", "same", "correct"), "verdict"] == stats.EQUIVALENT
+    d = table.pivot(index="seed", columns="setup", values="map")
+    ref = stats.judge({k: (d["broken"] - d["correct"]).to_numpy() if k == 1 else (d["same"] - d["correct"]).to_numpy()
+                       for k in (1, 2)}, sesoi=0.01)
+    assert judged.loc[("map", "broken", "correct"), "ci95_low"] == pytest.approx(ref.loc[1, "ci95_low"])
+    with pytest.raises(ValueError, match="no 'missing'"):
+        mistakes.judge_pairs(table, [("missing", "correct")])
+    table.to_csv(tmp_path / "results.csv", index=False)
+    mistakes.judge_evidence(tmp_path, [("broken", "correct")])
+    assert (tmp_path / "judged.csv").is_file() and "a difference" in (tmp_path / "verdicts.txt").read_text()
+    with pytest.raises(FileNotFoundError, match="export the sweep"):
+        mistakes.judge_evidence(tmp_path / "nothing", [("broken", "correct")])
+
+
+def test_f1s_match_evaluate():
+    from helpers import metrics
+
+    rng = np.random.default_rng(1)
+    y = (rng.random((60, 5)) < 0.3).astype(int)
+    y[:, 4] = 0  # a label without positives
+    p = rng.random((60, 5))
+    thr = np.array([0.2, 0.4, 0.5, 0.7, 0.9])
+    full = metrics.evaluate(y, p, threshold=thr)
+    mine = mistakes._f1s(y, p >= thr)
+    assert mine["macro_f1"] == pytest.approx(full["macro_f1"]) and mine["micro_f1"] == pytest.approx(full["micro_f1"])
+
+
+def test_start_and_end_and_bias_evidence(tiny, init):
+    a = _loop(init, tiny, epochs=3, lr=3e-2)
+    b = _loop(init, tiny, epochs=3)
+    ev = mistakes.start_and_end(a, b)
+    assert ev["train_loss"] == a.history["train_loss"].iloc[0] and ev["train_loss_ref"] == b.history["train_loss"].iloc[0]
+    assert ev["val_macro_f1_last"] == a.history["val_macro_f1"].iloc[-1]
+    assert ev["correct_val_macro_f1_last"] == b.history["val_macro_f1"].iloc[-1]
+    prior = _loop(init, tiny, epochs=3, bias_init="prior")
+    bias = mistakes.bias_evidence(b, prior, tiny.Y_train, early_epochs=2)
+    p = tiny.Y_train.mean(0)
+    entropy = float(-(p * np.log(p) + (1 - p) * np.log(1 - p)).mean())
+    assert bias["start"]["prior_loss"] == pytest.approx(entropy, abs=1e-5)
+    assert bias["start"]["first_loss_prior_bias"] == prior.steps["loss"].iloc[0]
+    assert bias["early"]["early_micro_f1_prior"] == pytest.approx(prior.history["val_micro_f1"].iloc[:2].mean())
+    assert bias["gain"]["final"] == pytest.approx(prior.history["val_micro_f1"].iloc[-1] - b.history["val_micro_f1"].iloc[-1])
+    assert bias["mean_frequency"] == pytest.approx(p.mean(), abs=1e-6)
