@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 
+import nbformat
+import papermill as pm
 import pytest
 
-from helpers import claims
+from helpers import claims, param_sweep, results
+from helpers.book import run_notebook
 
 
 def test_stop_is_the_default_and_raises_at_the_failed_claim_after_recording_it(tmp_path):
@@ -78,3 +81,59 @@ def test_a_wrong_mode_is_refused_in_one_line(kwargs, message):
     with pytest.raises(ValueError) as e:
         claims.Ledger(None, **kwargs)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: notebook 02 on a reader's data (yeast), where double-sigmoid claims set for the
+# book's scenes fail (e.g. its outputs are not all pulled to 0.5: yeast has labels present in most rows)
+
+NOTEBOOK = results.repo_root() / "notebooks" / "02_wrong_loss_failure.ipynb"
+YEAST = next((f for f in param_sweep.data_files() if f.name == "yeast.npz"), None)
+READER = {"epochs": 10, "setups": ["bce_with_logits", "double_sigmoid"]}  # 10 epochs: the claims apply
+
+
+def _run(out, **parameters):
+    if YEAST is None:
+        pytest.skip("../shared/data/multilabel/yeast.npz is not here")
+    return run_notebook(NOTEBOOK, out / NOTEBOOK.name, threads=1,
+                        parameters={"data": str(YEAST), **READER, **parameters, "output_dir": str(out)})
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """The run at the default on_failed_claim ("auto", so "record" on yeast): its folder and notebook."""
+    out = tmp_path_factory.mktemp("reader_run")
+    return out, nbformat.read(_run(out), as_version=4)
+
+
+def _text(cell):
+    return "".join(o.get("text", "") for o in cell.get("outputs", []))
+
+
+def test_on_a_readers_data_failed_claims_are_recorded_and_the_run_reaches_its_last_cell(recorded):
+    out, nb = recorded
+    saved = json.loads((out / "claims.json").read_text())
+    failed = [c["id"] for c in saved["claims"] if c["status"] == "failed"]
+    assert saved["on_failure"] == "record" and "is not the book's own data" in saved["on_failure_why"]
+    assert failed, "no claim failed on yeast: this test needs one that does"
+    assert results.incomplete_run(out) is None  # metrics.json was written: the run completed
+    assert [c["id"] for c in claims.read_claims(out / "metrics.json")] == [c["id"] for c in saved["claims"]]
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert last.source.startswith("ledger.finish()") and last.execution_count is not None
+    assert f"✘ FAILED: {', '.join(failed)}" in _text(last)
+    shown = "".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    for cid in failed:  # each failure is shown where it happens, with the reason the run goes on
+        assert f"✘ FAILED [{cid}]" in shown
+    assert shown.count("↳ the run goes on: on_failed_claim resolved to 'record'") == len(failed)
+
+
+def test_the_same_run_with_stop_stops_at_its_first_failed_claim(recorded, tmp_path):
+    saved = json.loads((recorded[0] / "claims.json").read_text())["claims"]
+    first = next(i for i, c in enumerate(saved) if c["status"] == "failed")
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        _run(tmp_path, on_failed_claim="stop")
+    assert e.value.ename == "ClaimFailed" and f"claim {saved[first]['id']!r} failed" in e.value.evalue
+    stopped = json.loads((tmp_path / "claims.json").read_text())
+    assert stopped["on_failure"] == "stop"
+    assert [(c["id"], c["status"]) for c in stopped["claims"]] == [(c["id"], c["status"]) for c in saved[:first + 1]]
+    assert results.incomplete_run(tmp_path) is not None  # no metrics.json: the folder is marked incomplete
