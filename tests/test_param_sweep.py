@@ -66,6 +66,18 @@ CASE = ps.Case(FIXTURE, "epochs", 1.5, "bad")
     (ps.Case(FIXTURE, "tail", 3.3, "valid"),
      {"ename": "ClaimFailed", "evalue": "claim 'long_tail_mean_ir_10x' failed: ..."}, [{"status": "failed"}],
      "FAILED claim", False, "claim 'long_tail_mean_ir_10x' failed: ..."),
+    (ps.Case(FIXTURE, "data", "../shared/data/multilabel/yeast.npz", "valid"), None,
+     [{"id": "a", "status": "held"}, {"id": "b", "status": "failed"}, {"id": "c", "status": "failed"},
+      {"id": "d", "status": "not applicable"}],
+     ps.OK_FAILED, True, "1 held, 2 failed (b, c), 1 n.a."),  # a reader's data: recorded, the run went on
+    (ps.Case(FIXTURE, "data", ps.CSV_DATA, "valid"), None, [{"id": "b", "status": "failed"}],
+     ps.OK_FAILED, True, "0 held, 1 failed (b), 0 n.a."),
+    (ps.Case(FIXTURE, "on_failed_claim", "record", "valid"), None, [{"id": "b", "status": "failed"}],
+     ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; failed on the book's own data"),
+    (ps.Case(FIXTURE, "data", "many_scenes", "valid"), None, [{"id": "b", "status": "failed"}],
+     ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; failed on the book's own data"),
+    (ps.Case(FIXTURE, "on_failed_claim", "continue", "bad"), None, [{"id": "b", "status": "failed"}],
+     ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; a wrong value was accepted"),
     (CASE, {"ename": "TypeError", "evalue": "'float' object cannot be interpreted as an integer"}, [],
      "crash", False, "TypeError: 'float' object cannot be interpreted as an integer"),
     (CASE, {"ename": "ValueError", "evalue": "epochs\nline two\nthe last line"}, [], "crash", False,
@@ -119,3 +131,14 @@ def test_a_message_names_a_parameter_as_a_word_not_inside_a_path_or_longer_name(
     assert ps.names("tail", "use a larger n_train or a smaller tail.")
     assert not ps.names("output_dir", "File exists: '/tmp/run_output_dir/a_file'")
     assert not ps.names("epochs", "cardinality_epochs must be >= 1") and not ps.names("tail", "see details")
+
+
+def test_on_failed_claim_values_are_each_mode_and_wrong_ones():
+    values = ps.values_for("on_failed_claim", "str", "auto", {})
+    assert values == [("stop", "valid"), ("record", "valid"), ("continue", "bad"), (None, "bad"), (3, "bad")]
+
+
+def test_a_run_with_failed_claims_recorded_is_counted_as_its_own_outcome():
+    rows = [{"notebook": "02_x", "parameter": "data", "value": "yeast.npz", "expected": "valid",
+             "outcome": ps.OK_FAILED, "detail": "3 held, 4 failed (a, b, c, d), 7 n.a.", "good": True, "wall_s": 60.0}]
+    assert ps.format_table(ps.table(rows)).splitlines()[-1] == "1 runs: 1 ok with failed claims; 0 not good"
