@@ -105,3 +105,42 @@ def test_fit_takes_each_epochs_rows_from_the_sampler():
     with torch.no_grad():
         want = float(torch.nn.BCEWithLogitsLoss()(model(torch.as_tensor(d.X_train)[idx]), torch.as_tensor(d.Y_train)[idx]))
     assert r.history["train_loss"].iloc[0] == pytest.approx(want, rel=1e-4)
+
+
+def _table(setups, seeds, base, effects, thresholds=("0.5", "tuned"), metrics=("macro_f1", "map")):
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in seeds:
+        noise = rng.normal(0, 0.002)
+        for k in setups:
+            for t in thresholds:
+                rows.append({"status": "ok", "seed": s, "setup": k, "threshold": t,
+                             **{m: base + effects.get(k, 0.0) + noise + rng.normal(0, 0.001) for m in metrics}})
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def test_many_labels_judge_evidence_reads_the_declared_comparisons():
+    setups = ["bce_with_logits", "bce_with_logits+prior_bias", "bce_with_logits+neg_over_pos", "bce_with_logits+oversample"]
+    t = _table(setups, range(5), 0.5, {"bce_with_logits+prior_bias": 0.2, "bce_with_logits+neg_over_pos": 0.05,
+                                       "bce_with_logits+oversample": 0.05})
+    out = M.judge_evidence(t)
+    assert len(out) == len(M.EVIDENCE_COMPARISONS) * len(M.EVIDENCE_VIEWS) and (out["n"] == 5).all()
+    assert out.loc[("map", "bce_with_logits+prior_bias", "bce_with_logits"), "verdict"] == "a difference"
+    assert out.loc[("macro_f1 tuned", "bce_with_logits+oversample", "bce_with_logits+neg_over_pos"), "verdict"] == "equivalent"
+    with pytest.raises(ValueError, match="no 'bce_with_logits\\+oversample' runs"):
+        M.judge_evidence(t[t["setup"] != "bce_with_logits+oversample"])
+
+
+def test_finetune_judge_evidence_tables():
+    from helpers import finetune as F
+
+    setups = ["correct", "from scratch", F.FROZEN_OK, *F.MISTAKES]
+    t = _table(setups, range(5), 0.7, {"frozen, raw inputs": -0.1, "from scratch": -0.05}, thresholds=("",),
+               metrics=F.EVIDENCE_VIEWS).drop(columns="threshold")
+    out = F.judge_evidence(t)
+    assert set(out.index.get_level_values("table")) == set(F.EVIDENCE_TABLES)
+    assert out.loc[("vs correct", "map", "frozen, raw inputs", F.FROZEN_OK), "verdict"] == "a difference"
+    assert out.loc[("vs correct", "map", "one lr for all", "correct"), "verdict"] == "equivalent"
+    assert out.loc[("vs from scratch", "tuned_macro_f1", "one lr for all", "from scratch"), "mean"] == pytest.approx(0.05, abs=0.005)
