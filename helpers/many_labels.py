@@ -201,6 +201,7 @@ EVIDENCE_COMPARISONS = (
     ("bce_with_logits+neg_over_pos", "bce_with_logits"),
     ("bce_with_logits+oversample", "bce_with_logits"),
     ("bce_with_logits+oversample", "bce_with_logits+neg_over_pos"),
+    ("bce_with_logits+oversample+prior_bias", "bce_with_logits+prior_bias"),  # on top of the prior-bias fix
 )
 EVIDENCE_VIEWS = (("macro_f1", "tuned"), ("map", None), ("macro_f1", "0.5"))
 

@@ -122,7 +122,8 @@ def _table(setups, seeds, base, effects, thresholds=("0.5", "tuned"), metrics=("
 
 
 def test_many_labels_judge_evidence_reads_the_declared_comparisons():
-    setups = ["bce_with_logits", "bce_with_logits+prior_bias", "bce_with_logits+neg_over_pos", "bce_with_logits+oversample"]
+    setups = ["bce_with_logits", "bce_with_logits+prior_bias", "bce_with_logits+neg_over_pos", "bce_with_logits+oversample",
+              "bce_with_logits+oversample+prior_bias"]
     t = _table(setups, range(5), 0.5, {"bce_with_logits+prior_bias": 0.2, "bce_with_logits+neg_over_pos": 0.05,
                                        "bce_with_logits+oversample": 0.05})
     out = M.judge_evidence(t)
