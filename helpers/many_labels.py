@@ -10,7 +10,8 @@ decision rules compared there, and the numbers a run at that scale is judged by.
   the all-zero phase.
 * :func:`training_memory` counts the bytes a training step holds for a model (parameters, gradients,
   Adam's two moments, one batch of logits and targets); :func:`fit_setup` trains one of the notebook's
-  setups (a loss, optionally the prior bias) with :func:`helpers.train.fit`.
+  setups (a loss, optionally the prior bias, optionally oversampling rare labels) with
+  :func:`helpers.train.fit`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from torch import nn
 
 from helpers import losses as losses_mod
 from helpers import metrics as metrics_mod
-from helpers import mistakes
+from helpers import mistakes, sampling
 from helpers import models as models_mod
 from helpers import train as train_mod
 
 PRIOR = "prior_bias"  # the setup-name suffix that sets the head's bias to the training prior
+OVERSAMPLE = "oversample"  # the suffix that draws rows by their rarest label (helpers.sampling)
 
 
 def _rows_with_positives(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,25 +109,47 @@ def training_memory(model: nn.Module, batch_size: int, n_labels: int) -> dict[st
             "total": 4 * params + batch}
 
 
+def _split(name: str) -> tuple[str, set[str]]:
+    rest, found = name, set()
+    for _ in range(2):
+        for suffix in (PRIOR, OVERSAMPLE):
+            if rest.endswith(f"+{suffix}") and suffix not in found:
+                found.add(suffix)
+                rest = rest[: -len(suffix) - 1]
+    losses_mod.parse_setup(rest)  # a clear ValueError for a misspelt setup
+    return rest, found
+
+
 def parse(name: str) -> tuple[str, bool]:
-    """``"bce_with_logits+neg_over_pos+prior_bias"`` -> (``"bce_with_logits+neg_over_pos"``, True)."""
-    prior = name.endswith(f"+{PRIOR}")
-    base = name[: -len(PRIOR) - 1] if prior else name
-    losses_mod.parse_setup(base)  # a clear ValueError for a misspelt setup
-    return base, prior
+    """``"bce_with_logits+neg_over_pos+prior_bias"`` -> (``"bce_with_logits+neg_over_pos"``, True). A
+    ``+oversample`` suffix (before or after ``+prior_bias``) is left out of the base; :func:`oversampled`
+    reads it."""
+    base, found = _split(name)
+    return base, PRIOR in found
+
+
+def oversampled(name: str) -> bool:
+    """Whether the setup ``name`` ends in ``+oversample`` (with or without ``+prior_bias``): its training
+    rows are drawn with :func:`helpers.sampling.sampler`."""
+    return OVERSAMPLE in _split(name)[1]
 
 
 def fit_setup(data, name: str, **fit_kw) -> train_mod.TrainResult:
     """Build the book's model for ``data`` (weights from ``fit_kw["seed"]``) and train the setup
     ``name`` with :func:`helpers.train.fit`: a loss registry name, ``+strategy`` for ``pos_weight``,
-    ``+prior_bias`` to set the head's bias to ``log(p / (1 - p))`` of the training frequencies first."""
+    ``+prior_bias`` to set the head's bias to ``log(p / (1 - p))`` of the training frequencies first,
+    ``+oversample`` to draw each epoch's rows with ``WeightedRandomSampler`` at the weight of each
+    row's rarest label (:func:`helpers.sampling.sampler`, seeded with ``fit_kw["seed"]``)."""
     base, prior = parse(name)
     loss_name, strategy = losses_mod.parse_setup(base)
     setup = losses_mod.get_loss(loss_name)
-    model = models_mod.build_model(data, output=setup.model_output, seed=fit_kw.get("seed", 0))
+    seed = fit_kw.get("seed", 0)
+    model = models_mod.build_model(data, output=setup.model_output, seed=seed)
     if prior:
         with torch.no_grad():
             mistakes.last_linear(model).bias.copy_(mistakes.prior_bias(data.Y_train))
+    if oversampled(name):
+        fit_kw = {**fit_kw, "sampler": sampling.sampler(data.Y_train, seed=seed)}
     return train_mod.fit(model, data, setup, pos_weight=strategy, **fit_kw)
 
 
@@ -164,3 +188,39 @@ def label_counts_rule():
             params.fail(name, value, "a list of increasing label counts, each a multiple of 10 and at least 20, "
                                      "e.g. [20, 100, 200], or [] to skip the sweep")
     return rule
+
+
+# --------------------------------------------------------------------------------------------------
+# The multi-seed evidence of notebook 09 (sweeps/many_labels.yaml -> evidence/many_labels/)
+
+# Declared before the set was run: each (setup, reference) pair, read on each view (metric, threshold
+# row: "tuned" = per-label thresholds tuned on validation, "0.5", None = threshold-free), judged as one
+# table with helpers.stats (paired per-seed differences, Holm across all of them, SESOI 0.01).
+EVIDENCE_COMPARISONS = (
+    ("bce_with_logits+prior_bias", "bce_with_logits"),
+    ("bce_with_logits+neg_over_pos", "bce_with_logits"),
+    ("bce_with_logits+oversample", "bce_with_logits"),
+    ("bce_with_logits+oversample", "bce_with_logits+neg_over_pos"),
+    ("bce_with_logits+oversample+prior_bias", "bce_with_logits+prior_bias"),  # on top of the prior-bias fix
+)
+EVIDENCE_VIEWS = (("macro_f1", "tuned"), ("map", None), ("macro_f1", "0.5"))
+
+
+def judge_evidence(table: pd.DataFrame, comparisons=EVIDENCE_COMPARISONS, views=EVIDENCE_VIEWS,
+                   sesoi: float = 0.01) -> pd.DataFrame:
+    """Judge ``comparisons`` on ``views`` over the seeds of a sweep's results table (``Evidence.table``):
+    one row per (view, setup, reference) with :func:`helpers.stats.judge`'s columns, Holm across the table."""
+    from helpers import stats
+
+    diffs, metric = {}, {}
+    for m, thr in views:
+        for setup, ref in comparisons:
+            d = stats.paired_differences(table, [], m, ref, thr)
+            if (setup,) not in d:
+                raise ValueError(f"no {setup!r} runs paired with {ref!r} in the table; setups: "
+                                 f"{sorted(set(table['setup']))}")
+            key = (stats.view_name(m, thr), setup, ref)
+            diffs[key], metric[key] = d[(setup,)], m
+    out = stats.judge(diffs, sesoi, metric)
+    out.index = out.index.set_names(["view", "setup", "reference"])
+    return out

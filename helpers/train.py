@@ -18,6 +18,7 @@ import functools
 import os
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,6 +147,7 @@ def fit(
     progress: bool = True,
     amp: bool = False,
     monitor: bool = True,
+    sampler: Iterable[int] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` (a :class:`helpers.data.MultiLabelData`) with a loss setup.
 
@@ -155,7 +157,8 @@ def fit(
     with the device recorded, on CPU). Setups that raise (``cross_entropy_long``,
     ``bce_on_logits``) raise PyTorch's own error at the first step. ``monitor=True`` watches the run
     with :class:`helpers.diagnose.Monitor` (a few tiny tensor ops per batch) and stores its report
-    in ``result.monitor``.
+    in ``result.monitor``. ``sampler`` (e.g. a ``torch.utils.data.WeightedRandomSampler``) gives each
+    epoch's training-row indices instead of a shuffle of every row (see :mod:`helpers.sampling`).
     """
     setup = losses_mod.get_loss(loss) if isinstance(loss, str) else loss
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -185,9 +188,10 @@ def fit(
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(n, generator=gen).to(dev)
+        perm = (torch.randperm(n, generator=gen) if sampler is None
+                else torch.as_tensor(list(sampler), dtype=torch.long)).to(dev)
         total, grad_norms = torch.zeros((), device=dev), []
-        for i in range(0, n, batch_size):
+        for i in range(0, len(perm), batch_size):
             idx = perm[i:i + batch_size]
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
                 out = model(Xtr[idx])
@@ -207,7 +211,7 @@ def fit(
         if dev.type == "cuda":
             torch.cuda.synchronize()
         rows.append({
-            "epoch": epoch + 1, "train_loss": float(total) / n, "val_loss": val_loss,
+            "epoch": epoch + 1, "train_loss": float(total) / len(perm), "val_loss": val_loss,
             "val_micro_f1": m["micro_f1"], "val_macro_f1": m["macro_f1"], "val_map": m["map"],
             "val_pred_pos_rate": m["pred_pos_rate"], "grad_norm": float(np.mean(grad_norms)),
             "seconds": time.perf_counter() - t0,
