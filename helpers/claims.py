@@ -17,9 +17,10 @@ Each claim gets one of three statuses:
 ``held``
     its test was evaluated and is true;
 ``failed``
-    its test was evaluated and is false: the claim is recorded first, then an ``AssertionError``
-    naming the claim and its evidence is raised, so papermill, nbval and the sweep runner see a
-    failed run;
+    its test was evaluated and is false: the claim is recorded first; then, in the ledger's
+    ``"stop"`` mode (the default), an ``AssertionError`` naming the claim and its evidence is
+    raised, so papermill, nbval and the sweep runner see a failed run; in its ``"record"`` mode
+    the failure is printed in a line of its own and the run goes on (below);
 ``not applicable``
     its preconditions do not hold under the current parameters (other data, fewer setups, too few
     batches): ``applies=False`` with ``why_not`` saying why. It is never counted as held, and its
@@ -28,6 +29,23 @@ Each claim gets one of three statuses:
 The ledger rewrites ``claims.json`` in the output folder after every claim (atomically), so a run
 that stops at a failing claim still leaves the claims it made, the failing one included; the
 sweep's claims table and the tests read that file or the ``claims`` list of ``metrics.json``.
+
+What a failed claim does (``on_failure``, each notebook's ``on_failed_claim`` parameter):
+
+``"stop"``
+    raise :class:`ClaimFailed` at the failing claim (the book's regression runs: a claim that no
+    longer holds on the book's own data must fail the run);
+``"record"``
+    record and print it, and go on, so that a run on a reader's own data reaches every section
+    (a claim's margins are set for the book's data; on other data its failure is a finding to
+    read, not a reason to stop before the section the reader came for);
+``"auto"``
+    ``"stop"`` when ``data`` is one of the book's generated data sets (:data:`BOOK_DATA`),
+    ``"record"`` otherwise (a path to the reader's ``.npz`` or ``.csv``).
+
+The notebook's last code cell calls :meth:`Ledger.finish`, which prints how many claims held,
+failed and were not applicable and names the failed ones; ``claims.json`` records the mode the
+run used (``on_failure``) and why.
 """
 
 from __future__ import annotations
@@ -48,10 +66,32 @@ HELD, FAILED, NOT_APPLICABLE = "held", "failed", "not applicable"
 STATUSES = (HELD, FAILED, NOT_APPLICABLE)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _MARK = {HELD: "✔ held", FAILED: "✘ FAILED", NOT_APPLICABLE: "– not applicable"}
+STOP, RECORD, AUTO = "stop", "record", "auto"
+ON_FAILURE = (STOP, RECORD, AUTO)
+BOOK_DATA = ("scenes", "many_scenes")  # the book's own generated data sets (``data=`` of the notebooks)
 
 
 class ClaimFailed(AssertionError):
     """A recorded claim did not hold; the message names the claim and its evidence."""
+
+
+def resolve_on_failure(on_failure: Any, data: Any = None) -> tuple[str, str]:
+    """``(mode, why)``: the mode a run uses on a failed claim, ``"stop"`` or ``"record"``, and why.
+
+    ``"auto"`` follows ``data``: ``"stop"`` on one of the book's own data sets (:data:`BOOK_DATA`),
+    ``"record"`` on anything else (a path to the reader's file). A value outside :data:`ON_FAILURE`,
+    or ``"auto"`` without ``data``, raises ``ValueError`` in one line."""
+    if not isinstance(on_failure, str) or on_failure not in ON_FAILURE:
+        raise ValueError(f"on_failure={on_failure!r}: give one of {', '.join(map(repr, ON_FAILURE))} "
+                         f"(what a failed claim does: stop the run, or record it and go on)")
+    if on_failure != AUTO:
+        return on_failure, f"on_failed_claim={on_failure!r} was given"
+    if data is None:
+        raise ValueError("on_failure='auto' follows the run's data: pass data= (the notebook's `data`), "
+                         "or give on_failure='stop' or 'record'")
+    if isinstance(data, str) and data in BOOK_DATA:
+        return STOP, f"data={data!r} is the book's own data, where every claim is expected to hold"
+    return RECORD, f"data={str(data)!r} is not the book's own data, so a claim set for the book's data may fail on it"
 
 
 def _fmt(value: Any) -> str:
@@ -74,14 +114,22 @@ class Ledger:
     """The claims of one run, written to ``out_dir/claims.json`` as they are made.
 
     ``notebook`` is stored with each claim so that records from several notebooks can be pooled.
-    ``echo`` prints one line per claim (the notebooks show it; tests may turn it off)."""
+    ``echo`` prints one line per claim (the notebooks show it; tests may turn it off; a failed
+    claim that does not stop the run is printed regardless). ``on_failure`` (``"stop"``, the
+    default, ``"record"`` or ``"auto"`` with ``data``) says what a failed claim does; the mode it
+    resolves to is :attr:`mode`, with the reason in :attr:`mode_why`."""
 
     out_dir: str | os.PathLike | None
     notebook: str = ""
     echo: bool = True
     records: list[dict[str, Any]] = field(default_factory=list)
+    on_failure: str = STOP
+    data: Any = None
+    mode: str = field(init=False, default=STOP)
+    mode_why: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
+        self.mode, self.mode_why = resolve_on_failure(self.on_failure, self.data)
         if self.out_dir is not None:
             if not isinstance(self.out_dir, str | os.PathLike):
                 raise TypeError(f"Ledger out_dir={self.out_dir!r} is {type(self.out_dir).__name__}: give a folder "
@@ -143,19 +191,41 @@ class Ledger:
         }
         self.records.append(record)
         self._save()
-        if self.echo:
+        if self.echo or (status == FAILED and self.mode == RECORD):
             print(describe(record))
-        if status == FAILED:
+        if status == FAILED and self.mode == STOP:
             raise ClaimFailed(f"claim {id!r} failed: {record['text']} (evidence: {format_evidence(evidence)})")
+        if status == FAILED:
+            print(f"  ↳ the run goes on: on_failed_claim resolved to 'record' ({self.mode_why}); the failure is "
+                  f"recorded in claims.json and listed at the end (-p on_failed_claim stop stops here instead)")
 
     def summary(self) -> dict[str, int]:
         """How many claims held, failed and were not applicable."""
         return {s: sum(r["status"] == s for r in self.records) for s in STATUSES}
 
+    def failed(self) -> list[str]:
+        """The ids of the claims that failed, in the order they were made."""
+        return [r["id"] for r in self.records if r["status"] == FAILED]
+
+    def finish(self) -> None:
+        """The run's closing line (a notebook's last code cell): how many claims held, failed and were
+        not applicable, naming the failed ones. In ``"record"`` mode it never raises: a failed claim
+        there is a finding about the reader's data. In ``"stop"`` mode a failed claim has already
+        stopped the run, so one that reaches here (its :class:`ClaimFailed` caught) raises again."""
+        n, failed = self.summary(), self.failed()
+        line = (f"claims: {n[HELD]} held, {n[FAILED]} failed, {n[NOT_APPLICABLE]} not applicable "
+                f"(on_failed_claim: {self.mode})")
+        if failed:
+            line += f"\n✘ FAILED: {', '.join(failed)}; their evidence is in claims.json and in the lines above"
+        print(line)
+        if failed and self.mode == STOP:
+            raise ClaimFailed(f"{len(failed)} claim(s) failed in a run that stops on a failed claim: {', '.join(failed)}")
+
     def _save(self) -> None:
         if self.out_dir is not None:
-            results.write_json_atomic(Path(self.out_dir) / CLAIMS_NAME, {"notebook": self.notebook,
-                                                                          "claims": self.records})
+            results.write_json_atomic(Path(self.out_dir) / CLAIMS_NAME, {
+                "notebook": self.notebook, "on_failure": self.mode, "on_failure_why": self.mode_why,
+                "claims": self.records})
 
 
 def _as_bool(value: Any, what: str) -> bool:

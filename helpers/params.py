@@ -6,7 +6,8 @@ parameter, what it got, and what to give instead, before any data is made or any
 
     params.validate(PARAMS, seed=params.integer(min=0), epochs=params.integer(min=1),
                     lr=params.number(min=0, min_open=True), device=params.device(),
-                    data=params.data_source(), output_dir=params.output_dir(), ...)
+                    data=params.data_source(), on_failed_claim=params.on_failed_claim(),
+                    output_dir=params.output_dir(), ...)
     params.require(n_val >= 10, "n_val", n_val, "at least 10 validation scenes are needed to tune thresholds")
 
 A rule is a small function ``rule(name, value)`` that raises :class:`ParameterError`; the
@@ -174,6 +175,19 @@ def data_source(builtin: Iterable[str] = ("scenes",)) -> Rule:
             fail(name, value, want)
         if not p.is_file():
             fail(name, value, f"no file at {p}; {want}")
+    return rule
+
+
+def on_failed_claim() -> Rule:
+    """What a failed claim does (``helpers.claims.Ledger``'s ``on_failure``): ``"stop"``, ``"record"``
+    or ``"auto"`` (stop on the book's own data, record on the reader's)."""
+    from helpers import claims
+
+    def rule(name: str, value: Any) -> None:
+        __tracebackhide__ = True
+        if not isinstance(value, str) or value not in claims.ON_FAILURE:
+            fail(name, value, "give 'stop' (a failed claim stops the run), 'record' (it is shown and recorded, "
+                              "the run goes on) or 'auto' (stop on the book's data, record on yours)")
     return rule
 
 

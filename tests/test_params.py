@@ -76,3 +76,13 @@ def test_validate_requires_a_rule_for_every_parameter():
         params.validate({"a": 1}, a=params.integer(), b=params.integer())
     with pytest.raises(params.ParameterError, match="`n_val`"):
         params.require(False, "n_val", 3, "give at least 10")
+
+
+def test_on_failed_claim_accepts_the_three_modes_and_refuses_the_rest_in_one_line():
+    rule = params.on_failed_claim()
+    for mode in ("stop", "record", "auto"):
+        rule("on_failed_claim", mode)
+    text = _msg(rule, "continue", "on_failed_claim")
+    assert "'stop'" in text and "'record'" in text and "'auto'" in text
+    _msg(rule, True, "on_failed_claim")
+    _msg(rule, None, "on_failed_claim")

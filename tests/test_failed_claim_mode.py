@@ -1,0 +1,80 @@
+"""What a failed claim does (helpers.claims.Ledger's on_failure, the notebooks' on_failed_claim):
+"stop" raises at the claim, "record" records it, prints it and goes on, "auto" follows the data.
+
+The end-to-end tests run notebook 02 with papermill on yeast (../shared/data/multilabel/yeast.npz),
+where a double-sigmoid claim set for the book's scenes really fails: with on_failed_claim "auto" the
+run reaches its last cell and claims.json records the failure; with "stop" it stops at the claim."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import claims
+
+
+def test_stop_is_the_default_and_raises_at_the_failed_claim_after_recording_it(tmp_path):
+    led = claims.Ledger(tmp_path, notebook="nb", echo=False)
+    assert led.mode == "stop"
+    led.claim("a", "A holds", holds=True)
+    with pytest.raises(claims.ClaimFailed, match="claim 'b' failed"):
+        led.claim("b", "B holds", holds=False, evidence={"b": 0.1})
+    on_disk = json.loads((tmp_path / "claims.json").read_text())
+    assert [c["status"] for c in on_disk["claims"]] == ["held", "failed"] and on_disk["on_failure"] == "stop"
+
+
+def test_record_prints_the_failure_goes_on_and_finish_lists_it_without_raising(tmp_path, capsys):
+    led = claims.Ledger(tmp_path, notebook="nb", on_failure="record", echo=False)
+    led.claim("a", "A holds", holds=False, evidence={"a": 0.25})  # no exception
+    led.claim("b", "B holds", holds=True)
+    led.claim("c", "C holds", holds=lambda: False)
+    led.claim("d", "D holds", holds=True, applies=False, why_not="no D here")
+    out = capsys.readouterr().out
+    assert "✘ FAILED [a] A holds  (a=0.25)" in out  # printed although echo=False: nothing else would show it
+    assert "the run goes on: on_failed_claim resolved to 'record'" in out and "'record' was given" in out
+    assert "[b]" not in out  # echo=False still silences the claims that held
+    assert [c["status"] for c in claims.read_claims(tmp_path)] == ["failed", "held", "failed", "not applicable"]
+    assert led.failed() == ["a", "c"]
+    assert led.finish() is None
+    summary = capsys.readouterr().out
+    assert "claims: 1 held, 2 failed, 1 not applicable (on_failed_claim: record)" in summary
+    assert "✘ FAILED: a, c" in summary
+
+
+@pytest.mark.parametrize(("data", "mode"), [("scenes", "stop"), ("many_scenes", "stop"),
+                                            ("../shared/data/multilabel/yeast.npz", "record"),
+                                            ("my_data.csv", "record"), ("scenes.npz", "record")])
+def test_auto_stops_on_the_books_data_and_records_on_a_readers(data, mode):
+    led = claims.Ledger(None, on_failure="auto", data=data, echo=False)
+    assert led.mode == mode
+    assert ("is the book's own data" if mode == "stop" else "is not the book's own data") in led.mode_why
+
+
+def test_auto_on_the_books_data_raises_and_on_a_readers_file_goes_on(capsys):
+    with pytest.raises(claims.ClaimFailed):
+        claims.Ledger(None, on_failure="auto", data="scenes", echo=False).claim("x", "X", holds=False)
+    claims.Ledger(None, on_failure="auto", data="yeast.npz", echo=False).claim("x", "X", holds=False)
+    assert "data='yeast.npz' is not the book's own data" in capsys.readouterr().out
+
+
+def test_finish_without_failures_prints_the_counts_and_in_stop_mode_refuses_a_caught_failure(capsys):
+    led = claims.Ledger(None, echo=False)
+    led.claim("a", "A", holds=True)
+    led.finish()
+    assert capsys.readouterr().out.strip() == "claims: 1 held, 0 failed, 0 not applicable (on_failed_claim: stop)"
+    with pytest.raises(claims.ClaimFailed):
+        led.claim("b", "B", holds=False)
+    with pytest.raises(claims.ClaimFailed, match="1 claim\\(s\\) failed in a run that stops on a failed claim: b"):
+        led.finish()  # a ClaimFailed caught by the notebook does not make the run pass
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"on_failure": "continue"}, "on_failure='continue': give one of 'stop', 'record', 'auto'"),
+    ({"on_failure": None}, "on_failure=None: give one of"),
+    ({"on_failure": "auto"}, "on_failure='auto' follows the run's data: pass data="),
+])
+def test_a_wrong_mode_is_refused_in_one_line(kwargs, message):
+    with pytest.raises(ValueError) as e:
+        claims.Ledger(None, **kwargs)
+    assert message in str(e.value) and "\n" not in str(e.value)
