@@ -51,9 +51,13 @@ Path_ = tuple[Any, ...]  # keys into a metrics.json record; a dict key picks the
 # notebook used before and after a rename, so the front door reads both while branches merge.
 
 
+AT_HALF = ("0.5", 0.5, None)  # a results entry scored at 0.5: recorded so, or recorded without a threshold
+
+
 def result(setup: str, key: str, **match: Any) -> Path_:
-    """The path of ``key`` in the ``results`` entry of ``setup`` (and the other ``match`` fields)."""
-    return ("results", {"setup": setup, **match}, key)
+    """The path of ``key`` in the ``results`` entry of ``setup`` (and the other ``match`` fields), scored at
+    the threshold 0.5 unless ``match`` names another (a record may hold a setup at 0.5 and tuned)."""
+    return ("results", {"setup": setup, "threshold": AT_HALF, **match}, key)
 
 
 def claim(claim_id: str | tuple[str, ...], *keys: str | tuple[str, ...]) -> Path_:
