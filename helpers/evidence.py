@@ -9,6 +9,9 @@ made by :func:`export_sweep` (``python -m helpers.evidence outputs/sweeps/imbala
         spec.yaml        the sweep spec that made it
         claims.csv       the sweep's claims table (helpers.claims.sweep_table)
         claims_by_run.csv  every claim of every run: run, grid values, claim id, status
+        tables.csv       the other tables each run recorded (a metrics.json key holding a list of
+                         flat records, e.g. notebook 02's ``cardinality``): one row per entry, with
+                         the run's id and parameters and the ``table`` it came from
         provenance.json  commit, environment, threads, package versions and code hashes of the runs,
                          wall time, when it was copied
 
@@ -38,7 +41,10 @@ import pandas as pd
 
 from helpers import claims, results
 
-FILES = ("results.csv", "sweep.json", "spec.yaml", "claims.csv", "claims_by_run.csv", "provenance.json")
+FILES = ("results.csv", "sweep.json", "spec.yaml", "claims.csv", "claims_by_run.csv", "tables.csv", "provenance.json")
+TABLES_NAME = "tables.csv"
+# metrics.json keys that are not a run's own extra tables (results.csv and the claims files hold the first ones)
+NOT_TABLES = frozenset({"results", "claims", "training", "params", "env", "notebook"})
 
 
 def _abs(p: str | os.PathLike) -> Path:
@@ -143,9 +149,39 @@ def _write_evidence(out: Path, src: Path, manifest: dict[str, Any], statuses: li
                          "evidence": claims.format_evidence(c["evidence"]), "why_not": c["why_not"]})
     by_run = pd.DataFrame(rows)
     results.write_bytes_atomic(out / "claims_by_run.csv", by_run.to_csv(index=False).encode("utf-8"))
+    results.write_bytes_atomic(out / TABLES_NAME, record_tables(src, statuses).to_csv(index=False).encode("utf-8"))
     provenance = make_provenance(manifest, src, statuses, envs, commits)
     results.write_json_atomic(out / "provenance.json", provenance)
     return out
+
+
+def _flat(v: Any) -> bool:
+    return v is None or isinstance(v, bool | int | float | str)
+
+
+def record_tables(src: Path, statuses: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The extra tables the ok runs of a sweep folder recorded: every ``metrics.json`` key (outside
+    :data:`NOT_TABLES`) whose value is a non-empty list of mappings, one row per entry with its scalar
+    fields, after the run's ``run_id``, its parameters (a list parameter as JSON, as in ``results.csv``)
+    and ``table`` (the key). A field named like a parameter is prefixed ``entry.``."""
+    import json
+
+    rows = []
+    for st in statuses:
+        rec_path = src / st["run_id"] / results.RECORD_NAME
+        if st.get("status") != "ok" or not rec_path.exists():
+            continue
+        rec = results.read_json(rec_path)
+        base = {"run_id": st["run_id"], **{k: v if _flat(v) else json.dumps(v)
+                                           for k, v in (st.get("params") or {}).items()}}
+        for key, value in rec.items():
+            if key in NOT_TABLES or not isinstance(value, list) or not value or not all(isinstance(e, dict) for e in value):
+                continue
+            for e in value:
+                row = {**base, "table": key}
+                row.update({(f"entry.{k}" if k in row else k): v for k, v in e.items() if _flat(v)})
+                rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else ["run_id", "table"])
 
 
 ENV_KEYS = ("python", "torch", "sklearn", "numpy", "platform", "cpu_count", "torch_threads", "cpu_capability", "device",
@@ -253,6 +289,7 @@ class Evidence:
     table: pd.DataFrame
     claims: pd.DataFrame
     provenance: dict[str, Any]
+    tables: pd.DataFrame | None = None  # tables.csv: the runs' other recorded tables (None: the set has none)
 
 
 def load(folder: str | os.PathLike) -> Evidence:
@@ -266,11 +303,15 @@ def load(folder: str | os.PathLike) -> Evidence:
         table = pd.read_csv(f / "results.csv")
         ctable = pd.read_csv(f / "claims.csv", keep_default_na=False)
         provenance = results.read_json(f / "provenance.json")
+        tables = pd.read_csv(f / TABLES_NAME) if (f / TABLES_NAME).exists() else None
     else:  # a live sweep folder
         from helpers import sweep as sweep_mod
 
         table, ctable, provenance = sweep_mod.read_results(f), claims.sweep_table(f), {}
-    return Evidence(f, manifest, table, ctable, provenance)
+        statuses = [results.read_json(f / r["run_id"] / claims.STATUS_NAME) for r in manifest["runs"]
+                    if (f / r["run_id"] / claims.STATUS_NAME).exists()]
+        tables = record_tables(f, statuses)
+    return Evidence(f, manifest, table, ctable, provenance, tables)
 
 
 def pm(mean: float, std: float, digits: int = 3) -> str:

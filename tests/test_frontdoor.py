@@ -189,3 +189,14 @@ def test_own_setup_block_checks_every_part_in_readme_and_notebook_00():
         for needle in ("check_setup(model, criterion, xb, yb, optimizer=optimizer, train_targets=Y_train)",
                        "Monitor(", "mon.update(loss=loss, probs=out", "mon.report()", "check_predictions("):
             assert needle in code, needle
+
+
+def test_result_reads_the_entry_at_half_when_a_record_also_holds_tuned_scores():
+    """Notebook 02 records each setup twice (threshold "0.5" and "tuned"); an older record, or 07's, once
+    without a threshold: result() reads the 0.5 entry in both."""
+    two = {"results": [{"setup": "a", "threshold": "0.5", "map": 0.5}, {"setup": "a", "threshold": "tuned", "map": 0.7}]}
+    assert lookup(two, result("a", "map")) == 0.5
+    assert lookup(two, result("a", "map", threshold="tuned")) == 0.7
+    assert lookup({"results": [{"setup": "a", "map": 0.6}]}, result("a", "map")) == 0.6
+    with pytest.raises(MissingValue, match="2 entries match"):
+        lookup({"results": [{"setup": "a", "map": 0.6}, {"setup": "a", "map": 0.1}]}, result("a", "map"))
