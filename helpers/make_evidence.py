@@ -36,6 +36,11 @@ SETS = {
     "pos_weight_dose": "sweeps/pos_weight_dose.yaml",
     "wrong_loss": "sweeps/wrong_loss.yaml",
     "wrong_loss_yeast": "sweeps/wrong_loss_yeast.yaml",
+    "model_selection": "sweeps/model_selection.yaml",
+    "label_problems": "sweeps/label_problems.yaml",
+    "loop_mistakes": "sweeps/loop_mistakes.yaml",
+    "many_labels": "sweeps/many_labels.yaml",
+    "finetune": "sweeps/finetune.yaml",
 }
 
 
