@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import pandas as pd
 import torch
 
 from helpers import baselines, metrics, models, param_sweep, stats, train
-from helpers.data import DataError, load_data
+from helpers.data import DataError, DataWarning, load_data
 
 DATASETS = ("yeast", "scene", "emotions", "medical", "genbase")  # notebook 11's default
 MANY_LABEL = ("medical", "enron", "genbase", "bibtex", "corel5k", "delicious", "tmc2007-500")
@@ -51,8 +52,13 @@ def data_path(name: str, folder: str | Path | None = None) -> Path:
 
 def load(name: str, seed: int = 0, folder: str | Path | None = None):
     """Benchmark ``name`` on MULAN's split; validation carved from train (stratified, ``seed``); labels
-    without a training positive dropped and reported in ``d.summary()``."""
-    return load_data(str(data_path(name, folder)), seed=seed, drop_empty_labels=True)
+    without a training positive dropped and reported in ``d.summary()``. The loader's warnings (labels
+    without validation or test positives) are returned with it, as ``(data, [message, ...])``, for the
+    notebook to print rather than send to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        d = load_data(str(data_path(name, folder)), seed=seed, drop_empty_labels=True)
+    return d, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
 
 
 def head(model: torch.nn.Module) -> torch.nn.Linear:
