@@ -1,0 +1,95 @@
+"""helpers.benchmarks: notebook 11's recipe network, its scoring, the best same-run learner and the goal
+judged over seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import benchmarks as BM
+from helpers import stats
+from helpers.data import DataError, MultiLabelData
+
+
+def _data(seed=0, n=300, f=6, L=4):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, f)).astype(np.float32)
+    Y = (X[:, :L] + 0.3 * rng.normal(size=(n, L)) > 0.8).astype(np.float32)
+    a, b = int(0.6 * n), int(0.8 * n)
+    return MultiLabelData("toy", "tabular", X[:a], Y[:a], X[a:b], Y[a:b], X[b:], Y[b:], [f"l{j}" for j in range(L)])
+
+
+def test_recipe_model_starts_at_the_training_prior():
+    d = _data()
+    p = d.Y_train.mean(0)
+    with torch.no_grad():
+        probs = torch.sigmoid(BM.head(BM.recipe_model(d)).bias).numpy()
+        default = torch.sigmoid(BM.head(BM.recipe_model(d, prior_bias=False)).bias).numpy()
+    assert np.allclose(probs, p, atol=1e-5)
+    assert not np.allclose(default, p, atol=1e-2)  # PyTorch's default init is not the prior
+
+
+def test_scores_use_a_validation_threshold_per_metric():
+    d = _data()
+    rng = np.random.default_rng(1)
+    p_val = np.clip(d.Y_val * 0.3 + rng.uniform(0, 0.25, d.Y_val.shape), 0, 1)  # positives score above 0.25
+    p_test = np.clip(d.Y_test * 0.3 + rng.uniform(0, 0.25, d.Y_test.shape), 0, 1)
+    s = BM.scores(d.Y_val, p_val, d.Y_test, p_test)
+    assert s["tuned"]["micro_f1"] == pytest.approx(1.0) and s["tuned"]["hamming_loss"] == 0.0
+    assert s["tuned"]["micro_f1_threshold"] < 0.5 and s["0.5"]["micro_f1"] < 0.9  # 0.5 misses most positives
+    assert s["tuned"]["map"] == s["0.5"]["map"] == pytest.approx(1.0)
+
+
+def test_best_sklearn_takes_the_best_per_metric_and_names_it():
+    rows = {"a": {"micro_f1": 0.6, "hamming_loss": 0.10, "macro_f1": 0.5, "map": 0.7},
+            "b": {"micro_f1": 0.7, "hamming_loss": 0.12, "macro_f1": 0.4, "map": 0.6}}
+    best = BM.best_sklearn(rows)
+    assert (best["micro_f1"], best["micro_f1_learner"]) == (0.7, "b")
+    assert (best["hamming_loss"], best["hamming_loss_learner"]) == (0.10, "a")  # lowest Hamming loss
+    assert best["macro_f1_learner"] == "a" and best["map_learner"] == "a"
+
+
+def _table(net_micro, best_micro, net_ham, best_ham, density=0.2):
+    rows = []
+    for seed, (nm, bm, nh, bh) in enumerate(zip(net_micro, best_micro, net_ham, best_ham, strict=True)):
+        rows += [{"data": "toy", "seed": seed, "setup": BM.NETWORK, "threshold": "tuned", "micro_f1": nm,
+                  "hamming_loss": nh, "density": density, "status": "ok"},
+                 {"data": "toy", "seed": seed, "setup": BM.BEST, "threshold": "tuned", "micro_f1": bm,
+                  "hamming_loss": bh, "density": density, "status": "ok"}]
+    return pd.DataFrame(rows)
+
+
+def test_judge_goal_orients_both_metrics_so_positive_favours_the_network():
+    t = _table([0.80, 0.81, 0.82, 0.80, 0.81], [0.70, 0.70, 0.71, 0.69, 0.70],
+               [0.10, 0.11, 0.10, 0.10, 0.11], [0.15, 0.15, 0.16, 0.15, 0.15])
+    g = BM.judge_goal(t)
+    assert g.loc[("toy", "micro_f1"), "mean"] > 0 and g.loc[("toy", "hamming_loss"), "mean"] > 0
+    assert g["goal_met"].all() and (g["verdict"] == stats.DIFFERENCE).all()
+    assert g.loc[("toy", "hamming_loss"), "sesoi"] == pytest.approx(0.01 * 0.2)
+    assert g.loc[("toy", "micro_f1"), "sesoi"] == 0.01
+
+
+def test_judge_goal_fails_when_the_network_is_behind():
+    t = _table([0.60, 0.61, 0.60, 0.62, 0.60], [0.70, 0.70, 0.71, 0.69, 0.70],
+               [0.20, 0.21, 0.20, 0.20, 0.21], [0.15, 0.15, 0.16, 0.15, 0.15])
+    g = BM.judge_goal(t)
+    assert not g["goal_met"].any()
+    assert (g["mean"] < 0).all() and (g["verdict"] == stats.DIFFERENCE).all()
+    # the same numbers through helpers.stats directly: network minus best in micro-F1
+    d = t[t.setup == BM.NETWORK]["micro_f1"].to_numpy() - t[t.setup == BM.BEST]["micro_f1"].to_numpy()
+    assert g.loc[("toy", "micro_f1"), "mean"] == pytest.approx(d.mean())
+
+
+def test_judge_goal_needs_both_setups():
+    t = _table([0.6] * 3, [0.7] * 3, [0.2] * 3, [0.1] * 3)
+    with pytest.raises(ValueError, match="no network and best_sklearn rows"):
+        BM.judge_goal(t[t.setup == BM.NETWORK])
+
+
+def test_unknown_benchmark_is_a_one_line_error(tmp_path):
+    (tmp_path / "yeast.npz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"'nope' is not in .*\['yeast'\]"):
+        BM.data_path("nope", tmp_path)
+    assert BM.data_path("yeast", tmp_path) == tmp_path / "yeast.npz"
