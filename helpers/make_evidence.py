@@ -41,6 +41,7 @@ SETS = {
     "loop_mistakes": "sweeps/loop_mistakes.yaml",
     "many_labels": "sweeps/many_labels.yaml",
     "finetune": "sweeps/finetune.yaml",
+    "real_benchmarks": "sweeps/real_benchmarks.yaml",
 }
 
 
