@@ -15,8 +15,7 @@ from helpers.results import repo_root, write_json_atomic
 # The recipe steps, findings and front-door causes that no multi-seed evidence set backs yet. A set that lands
 # (loop_mistakes, model_selection, label_problems, many_labels, finetune, real_benchmarks, pos_weight_dose)
 # takes its lines out of these lists.
-RECIPE_WITHOUT_SET = ["labels_first", "label_columns", "stratify", "check_setup", "inputs_bias_lr", "training_loop",
-                      "shuffled_labels"]
+RECIPE_WITHOUT_SET = ["labels_first", "label_columns", "stratify", "check_setup", "training_loop", "shuffled_labels"]
 FINDINGS_WITHOUT_SET = ["bce_stability", "beyond_loss", "many_labels", "pretrained"]
 # Lines whose evidence from a set has no real data set among its regimes (issue 15 asks for one wherever the
 # advice is not image-specific); (set, target). The cardinality experiment needs generated scenes (exact digits
