@@ -34,6 +34,7 @@ from helpers import results
 SETS = {
     "imbalance": "sweeps/imbalance.yaml",
     "pos_weight_dose": "sweeps/pos_weight_dose.yaml",
+    "pos_weight_dose_large": "sweeps/pos_weight_dose_large.yaml",
     "wrong_loss": "sweeps/wrong_loss.yaml",
     "wrong_loss_yeast": "sweeps/wrong_loss_yeast.yaml",
     "model_selection": "sweeps/model_selection.yaml",
