@@ -19,9 +19,10 @@ RECIPE_WITHOUT_SET = ["labels_first", "label_columns", "stratify", "check_setup"
 FINDINGS_WITHOUT_SET = ["bce_stability", "beyond_loss", "many_labels", "pretrained"]
 # Lines whose evidence from a set has no real data set among its regimes (issue 15 asks for one wherever the
 # advice is not image-specific); (set, target). The cardinality experiment needs generated scenes (exact digits
-# per scene); imbalance, thresholds, model_selection and label_problems were made on scenes only.
+# per scene); pos_weight_dose, imbalance, thresholds, model_selection and label_problems were made on scenes only.
 WITHOUT_REAL_DATA = [
     ("wrong_loss", "cause:softmax cross-entropy on multi-hot targets (right only when each example has one label)"),
+    ("pos_weight_dose", "recipe:rare_labels"), ("pos_weight_dose", "finding:pos_weight"),
     ("imbalance", "recipe:rare_labels"), ("imbalance", "finding:pos_weight"),
     ("thresholds", "recipe:rare_labels"),
     ("thresholds", "cause:rare labels with few positives, judged at one threshold of 0.5"),
