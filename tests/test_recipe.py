@@ -22,8 +22,8 @@ FINDINGS_WITHOUT_SET = ["bce_stability", "beyond_loss", "many_labels", "pretrain
 # per scene); pos_weight_dose, imbalance, thresholds, model_selection and label_problems were made on scenes only.
 WITHOUT_REAL_DATA = [
     ("wrong_loss", "cause:softmax cross-entropy on multi-hot targets (right only when each example has one label)"),
-    ("pos_weight_dose", "recipe:rare_labels"), ("pos_weight_dose", "finding:pos_weight"),
     ("imbalance", "recipe:rare_labels"), ("imbalance", "finding:pos_weight"),
+    ("pos_weight_dose", "recipe:rare_labels"), ("pos_weight_dose", "finding:pos_weight"),
     ("thresholds", "recipe:rare_labels"),
     ("thresholds", "cause:rare labels with few positives, judged at one threshold of 0.5"),
     ("model_selection", "recipe:judge_metric"),
