@@ -154,6 +154,7 @@ threading.Event().wait(300)  # never reached normally: the book stops this run o
 
 
 def test_ctrl_c_during_the_book_prints_one_line_and_marks_nothing_complete(tmp_path):
+    import signal
     import subprocess
     import sys
 
@@ -162,10 +163,13 @@ def test_ctrl_c_during_the_book_prints_one_line_and_marks_nothing_complete(tmp_p
     nb = tmp_path / "01_interrupted.ipynb"
     _notebook(nb, "from helpers import claims\nclaims.Ledger(output_dir, echo=False)\n" + CTRL_C)
     # its own session, so that the SIGINT the notebook sends reaches the book's processes, not pytest
+    # SIGINT as a terminal leaves it: a shell's background job (`make test &`) inherits it ignored, and Python
+    # keeps an ignored SIGINT ignored, so the book would never see the interrupt this test sends
     proc = subprocess.run([sys.executable, "-m", "helpers.book", str(nb), "--out", str(tmp_path / "out"),
                            "--no-progress", "--workers", "1"], cwd=repo_root(), capture_output=True, text=True,
                           start_new_session=True, timeout=600, env={**__import__("os").environ,
-                                                                    "PYTHONPATH": str(repo_root())})
+                                                                    "PYTHONPATH": str(repo_root())},
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "interrupted: the notebooks still running were stopped (a stopped run's output folder keeps its "
