@@ -222,6 +222,8 @@ CE_CAUSE = "softmax cross-entropy on multi-hot targets (right only when each exa
 RARE_CAUSE = "rare labels with few positives, judged at one threshold of 0.5"
 TAIL25 = "tail 2.5"
 TAIL2 = "tail 2"
+LOOP_RUNS = ("lr x10", "lr /10", "prior bias", "eval mode", "no zero_grad", "head only", "stale parameters",
+             "unnormalised", "weight decay (SGD value)", "weight decay far too large", "sorted, not shuffled")
 REAL_SETS = ("yeast", "scene", "emotions", "medical", "genbase")
 SEL_LOSS, SEL_F1, SEL_LAST = ("checkpoint: min val loss", "checkpoint: max val tuned macro-F1",
                               "checkpoint: last epoch")
@@ -300,6 +302,21 @@ SETS: tuple[EvidenceSet, ...] = (
          Backs("recipe:inputs_bias_lr", "prior_bias", REAL_SETS, setups=("network",))),
         note="seeds 1-5 (seed 0 was the development seed), 15 epochs; enron, bibtex and the larger sets are a "
              "parameter away"),
+    EvidenceSet(
+        "loop_mistakes", "notebook 07's training-loop mistakes against the correct run (sweeps/loop_mistakes.yaml): "
+        "same data, initial weights and batches, at the same epoch budget", ("evidence/loop_mistakes",),
+        (Comparison("mistakes", "each run minus the correct run", LOOP_RUNS, "correct", SEL_VIEWS),
+         Comparison("mlp_inputs", "an MLP on unnormalised inputs minus the same MLP on standardized ones",
+                    ("MLP unnormalised",), "MLP", SEL_VIEWS)),
+        (Backs("recipe:training_loop", "mistakes", (BALANCED,),
+               setups=("eval mode", "no zero_grad", "head only", "stale parameters")),
+         Backs("recipe:inputs_bias_lr", "mistakes", (BALANCED,),
+               setups=("lr x10", "lr /10", "prior bias", "unnormalised", "weight decay (SGD value)",
+                       "weight decay far too large")),
+         Backs("recipe:inputs_bias_lr", "mlp_inputs", (BALANCED,)),
+         Backs("finding:beyond_loss", "mistakes", (BALANCED,))),
+        note="07's defaults: 2,000 balanced training scenes, 10 epochs, where the correct run is still improving, "
+             "so a slower run ('lr /10') shows as behind at this budget"),
     EvidenceSet(
         "model_selection", "notebook 07's correct run where it overfits (sweeps/model_selection.yaml): the checkpoint "
         "each rule picks, scored on test", ("evidence/model_selection",),
