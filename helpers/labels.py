@@ -114,7 +114,9 @@ def find_issues(Y: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     pred_probs = np.asarray(pred_probs, dtype=np.float64)
     if pred_probs.shape != Y.shape:
         raise ValueError(f"pred_probs has shape {pred_probs.shape}, labels {Y.shape}; they must match")
-    return np.asarray(find_label_issues(labels=to_label_lists(Y), pred_probs=pred_probs), dtype=bool)
+    # n_jobs=1: cleanlab's default forks a worker pool, and a fork of a process whose torch/OpenMP threads
+    # hold a lock can hang (it did, once, in a test run); one process gives the same flags
+    return np.asarray(find_label_issues(labels=to_label_lists(Y), pred_probs=pred_probs, n_jobs=1), dtype=bool)
 
 
 def detection_scores(flagged: np.ndarray, corrupted: np.ndarray) -> dict:
