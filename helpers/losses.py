@@ -272,6 +272,14 @@ LOSSES: dict[str, LossSetup] = {s.name: s for s in (
         make_criterion=nn.MSELoss, to_probabilities=_identity,
     ),
     LossSetup(
+        "sigmoid_bce", "sigmoid",
+        "A sigmoid in the model and BCELoss on its probabilities (the popular article's recommendation): "
+        "the same loss as BCEWithLogitsLoss in exact arithmetic, but computed in two steps, so it clamps "
+        "log(0) at -100 and its gradient vanishes once float32 sigmoid(x) rounds to 0 or 1 "
+        "(notebook 03). No pos_weight argument (BCELoss's weight scales whole elements).",
+        make_criterion=nn.BCELoss, to_probabilities=_identity,
+    ),
+    LossSetup(
         "masked_bce", "logits",
         "Partial labels: BCEWithLogitsLoss over the annotated entries only. Targets hold 0, 1 or UNKNOWN "
         "(-1) for an entry nobody annotated; those add nothing to the loss, where filling them with 0 "

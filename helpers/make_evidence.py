@@ -43,6 +43,10 @@ SETS = {
     "many_labels": "sweeps/many_labels.yaml",
     "finetune": "sweeps/finetune.yaml",
     "real_benchmarks": "sweeps/real_benchmarks.yaml",
+    "splits": "sweeps/splits.yaml",
+    "checker": "sweeps/checker.yaml",
+    "bce_stability": "sweeps/bce_stability.yaml",
+    "bce_stability_yeast": "sweeps/bce_stability_yeast.yaml",
 }
 
 

@@ -22,14 +22,34 @@ Y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 # --- registry ------------------------------------------------------------------------------------
 def test_registry_names_and_flags():
     assert list(L.LOSSES) == ["bce_with_logits", "cross_entropy", "cross_entropy_long", "bce_on_logits",
-                              "double_sigmoid", "mse", "masked_bce", "focal", "asymmetric"]
+                              "double_sigmoid", "mse", "sigmoid_bce", "masked_bce", "focal", "asymmetric"]
     assert {n for n, s in L.LOSSES.items() if s.accepts_pos_weight} == {"bce_with_logits", "double_sigmoid",
                                                                        "masked_bce"}
     assert {n for n, s in L.LOSSES.items() if s.raises} == {"cross_entropy_long", "bce_on_logits"}
-    assert {n for n, s in L.LOSSES.items() if s.model_output == "sigmoid"} == {"double_sigmoid", "mse"}
+    assert {n for n, s in L.LOSSES.items() if s.model_output == "sigmoid"} == {"double_sigmoid", "mse",
+                                                                                   "sigmoid_bce"}
     for name, setup in L.LOSSES.items():
         assert setup.name == name and setup.summary
         assert isinstance(setup.criterion(), torch.nn.Module)
+
+
+def test_sigmoid_bce_is_bce_with_logits_until_float32_saturates():
+    """The article's Sigmoid + BCELoss equals BCEWithLogitsLoss on moderate logits, in value and gradient, and
+    parts from it where float32 sigmoid(x) rounds to 1 (BCELoss clamps the log at -100, gradient 0)."""
+    s = L.get_loss("sigmoid_bce")
+    x = torch.tensor([[-4.0, -0.5, 0.0, 2.0, 6.0]], requires_grad=True)
+    y = torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.0]])
+    loss = s.criterion()(torch.sigmoid(x), y)
+    ref = torch.nn.BCEWithLogitsLoss()(x, y)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    (g,) = torch.autograd.grad(loss, x)
+    (g_ref,) = torch.autograd.grad(torch.nn.BCEWithLogitsLoss()(x, y), x)
+    assert torch.allclose(g, g_ref, atol=1e-6)
+    far = torch.tensor([[40.0]], requires_grad=True)
+    sat = s.criterion()(torch.sigmoid(far), torch.zeros(1, 1))
+    assert sat.item() == pytest.approx(100.0) and torch.autograd.grad(sat, far)[0].item() == 0.0
+    assert torch.nn.BCEWithLogitsLoss()(far, torch.zeros(1, 1)).item() == pytest.approx(40.0)
+    assert torch.equal(s.probabilities(torch.tensor([0.2, 0.9])), torch.tensor([0.2, 0.9]))
 
 
 def test_get_loss_unknown_lists_valid_names():
