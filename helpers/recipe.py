@@ -268,7 +268,9 @@ SETS: tuple[EvidenceSet, ...] = (
          Backs("finding:bce_default", "losses", (BALANCED, "yeast"), views=("tuned macro-F1",)),
          Backs(f"cause:{DS_CAUSE}", "losses", (BALANCED, "yeast"), setups=("double_sigmoid",), views=("mAP",)),
          Backs(f"cause:{DS_CAUSE_EVERY}", "losses", (BALANCED, "yeast"), setups=("double_sigmoid",), views=("mAP",)),
-         Backs(f"cause:{CE_CAUSE}", "cardinality", (BALANCED,), views=("micro-F1 at 0.5",), levels=("1", "4"))),
+         Backs(f"cause:{CE_CAUSE}", "cardinality", (BALANCED,), views=("micro-F1 at 0.5",), levels=("1", "4")),
+         # labels per example decide whether softmax cross-entropy can work (recipe step 1 asks to look at them)
+         Backs("recipe:labels_first", "cardinality", (BALANCED,), views=("micro-F1 at 0.5",), levels=("1", "4"))),
         note="scenes: 500 training scenes, 10 epochs, below 02's learning precondition of 1,000 rows, so a slower "
              "loss shows as behind; tail 3.3 from 02's long-tailed MSE section, its tail-3.3 runs having failed"),
     EvidenceSet(
@@ -297,7 +299,9 @@ SETS: tuple[EvidenceSet, ...] = (
                     ("fixed 0.5", "old grid 0.05-0.95", "logit grid, min 3", "logit grid, min 5", "logit grid, min 10"),
                     "logit grid, min 1", (View("macro_f1", None, "test macro-F1"),), by=("model",)),),
         (Backs("recipe:rare_labels", "rules", (TAIL33,), setups=("fixed 0.5",)),
-         Backs(f"cause:{RARE_CAUSE}", "rules", (TAIL33,), setups=("fixed 0.5",), levels=("bce_with_logits",))),
+         Backs(f"cause:{RARE_CAUSE}", "rules", (TAIL33,), setups=("fixed 0.5",), levels=("bce_with_logits",)),
+         # frequency per label: the rare labels are the ones one threshold of 0.5 fails (recipe step 1)
+         Backs("recipe:labels_first", "rules", (TAIL33,), setups=("fixed 0.5",), levels=("bce_with_logits",))),
         kind="table", rename=(("setup", "model"), ("rule", "setup")), regime=TAIL33),
     EvidenceSet(
         "real_benchmarks", "notebook 11: the recipe's network against the best same-run scikit-learn learner (binary "
@@ -360,7 +364,9 @@ SETS: tuple[EvidenceSet, ...] = (
               Held("recipe:shuffled_labels", ("shuffled_labels_train_loss_falls",
                                               "shuffled_labels_validation_at_chance"), (TAIL25,)),
               Held("finding:labels", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
-                   (TAIL25,)))),
+                   (TAIL25,)),
+              # frequency per label and split: the labels-only check that catches misaligned columns (step 1)
+              Held("recipe:labels_first", ("split_check_flags_misaligned_columns",), (TAIL25,)))),
 )
 
 
