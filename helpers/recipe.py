@@ -178,7 +178,8 @@ RECIPE: tuple[Step, ...] = (
          "the wrong losses against BCE on logits; BCELoss's clamp and zero gradient", "02_wrong_loss_failure"),
     Step("check_setup", "Run `check_setup(model, criterion, xb, yb, optimizer=..., train_targets=Y_train)` before "
          "training.", "each failure mode of notebook 02 through the checker", "06_diagnose_your_setup"),
-    Step("inputs_bias_lr", "Standardize inputs; set the last bias to log(p / (1 - p)) per label (with many rare "
+    Step("inputs_bias_lr", "Standardize inputs (cheap, and the safe default: whether a model needs it depends on its first layers; the "
+         "book measured a CNN with batch norm and an MLP without, shown below); set the last bias to log(p / (1 - p)) per label (with many rare "
          "labels this matters most: notebook 09); Adam at a learning rate compared over a few values on a short "
          "budget (the book trains at 3e-3, not Adam's default 1e-3; a smaller one is slower, not broken; a "
          "learning-rate range test is not advised: in notebook 07 neither of its common readings picked a good lr "
