@@ -35,6 +35,7 @@ SETS = {
     "imbalance": "sweeps/imbalance.yaml",
     "pos_weight_dose": "sweeps/pos_weight_dose.yaml",
     "pos_weight_dose_large": "sweeps/pos_weight_dose_large.yaml",
+    "pos_weight_dose_more": "sweeps/pos_weight_dose_more.yaml",
     "wrong_loss": "sweeps/wrong_loss.yaml",
     "wrong_loss_yeast": "sweeps/wrong_loss_yeast.yaml",
     "model_selection": "sweeps/model_selection.yaml",
