@@ -416,30 +416,6 @@ def zero_val_cost(per_label) -> dict:
 
 
 
-# The comparisons of the label-problems evidence set (sweeps/label_problems.yaml), declared before it ran:
-# each corruption of the training labels against the clean run, and the masked loss against the blanks read
-# as 0 on partial labels; each on tuned macro-F1 (thresholds from validation), mAP and macro-F1 at 0.5.
-LABEL_PROBLEM_VIEWS = (("macro_f1", "tuned"), ("map", None), ("macro_f1", "0.5"))
-LABEL_PROBLEM_TABLES = {"corruption": ("clean", ("noise 0.3", "missing 0.3")),
-                        "partial labels": ("partial blanks as 0", ("partial masked loss",))}
-
-
-def judge_label_problems(table, sesoi: float = 0.01):
-    """Judge the label-problems evidence (a sweep of notebook 08: one row per run, setup and threshold) with
-    :func:`helpers.stats.judge_table`, one Holm family per table of :data:`LABEL_PROBLEM_TABLES` (the setups a
-    sweep did not run are left out). Returns one DataFrame indexed by ``(table, view, setup)``."""
-    import pandas as pd
-
-    from helpers import stats
-
-    parts = {}
-    for name, (ref, setups) in LABEL_PROBLEM_TABLES.items():
-        sub = table[table["setup"].isin([ref, *setups])]
-        if len(set(sub["setup"])) > 1:
-            parts[name] = stats.judge_table(sub, [], LABEL_PROBLEM_VIEWS, ref, sesoi=sesoi)
-    return pd.concat(parts, names=["table"])
-
-
 def record_entries(rows, partial=None, partial_setups=None) -> list[dict]:
     """``results`` entries of notebook 08's ``metrics.json`` (one row of a sweep's results table each): every
     corruption run of :func:`corruption_runs` (``"clean"``, ``"noise 0.3"``, ``"missing 0.3"``...) at threshold
@@ -466,20 +442,3 @@ def record_entries(rows, partial=None, partial_setups=None) -> list[dict]:
             out.append(results.result_entry(name, {"macro_f1": float(p["tuned macro-F1"]), "map": float(p["mAP"])},
                                             threshold="tuned", kind="partial"))
     return out
-
-
-def evidence_sentences(folder: str = "evidence/label_problems") -> list[str]:
-    """The label-problems evidence set judged (:func:`judge_label_problems`), one sentence per comparison
-    (:func:`helpers.stats.sentence`: the mean difference, its intervals, the number of seeds and the verdict);
-    one line saying how to make it when the folder holds no ``results.csv``."""
-    import pandas as pd
-
-    from helpers import results, stats
-
-    path = results.repo_root() / folder
-    if not (path / "results.csv").is_file():
-        return [f"no evidence set in {folder} yet: run `python -m helpers.sweep sweeps/label_problems.yaml`, then "
-                f"`python -m helpers.evidence outputs/sweeps/label_problems`"]
-    judged = judge_label_problems(pd.read_csv(path / "results.csv"))
-    refs = {name: ref for name, (ref, _) in LABEL_PROBLEM_TABLES.items()}
-    return [stats.sentence(r, f"{setup} minus {refs[table]}, {view}") for (table, view, setup), r in judged.iterrows()]

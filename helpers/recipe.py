@@ -703,6 +703,30 @@ def markdown_findings(findings: Sequence[Finding] = FINDINGS) -> str:
     return "\n".join(lines).replace("|  |", "| |")
 
 
+def sentences(name: str, comparisons: Sequence[str] = ()) -> list[str]:
+    """Set ``name`` judged (:func:`judged`: the one Holm family the README shows), one sentence per row
+    (:func:`helpers.stats.sentence`), for a notebook to print the same verdicts as the README;
+    ``comparisons``: only these (default all). A set not committed yet gives one line saying how to make it."""
+    es = get_set(name)
+    try:
+        j = judged(name)
+    except EvidenceMissing:
+        return [f"no evidence set {', '.join(es.folders)} yet: make it with `python -m helpers.make_evidence {name}` "
+                f"(docs/sweeps.md)"]
+    refs = {c.key: c.reference for c in es.comparisons}
+    comp = {c.key: (i, {s: k for k, s in enumerate(c.setups)}, {v.label: k for k, v in enumerate(c.views)})
+            for i, c in enumerate(es.comparisons)}
+    j = j.assign(_o=[(comp[r.comparison][0], comp[r.comparison][1][r.setup], comp[r.comparison][2][r.view],
+                      _regime_order(r.regime), r.group) for r in j.itertuples()]).sort_values("_o")
+    out = []
+    for _, r in j.iterrows():
+        if comparisons and r["comparison"] not in comparisons:
+            continue
+        where = f"{r['regime']}{', ' + r['group'] if r['group'] else ''}"
+        out.append(stats.sentence(r, f"{r['setup']} minus {refs[r['comparison']]}, {r['view']}, {where}"))
+    return out
+
+
 def replace_block(text: str, begin: str, end: str, body: str) -> str:
     """``text`` with what lies between the markers ``begin`` and ``end`` replaced by ``body``."""
     if begin not in text or end not in text:

@@ -166,6 +166,21 @@ def test_a_claim_tally_problem_is_reported(patched_sets):
     assert any("states regime 'yeast'" in p for p in found)
 
 
+def test_sentences_are_the_readme_verdicts_in_words(patched_sets):
+    """A notebook prints a set's verdicts with recipe.sentences: the README's family, one line per judged row."""
+    j = recipe.judged("label_problems")
+    lines = recipe.sentences("label_problems")
+    assert len(lines) == len(j)
+    for _, r in j.iterrows():
+        line = next(x for x in lines if x.startswith(f"{r['setup']} minus ") and f", {r['view']}, " in x)
+        assert f"{int(r['n'])} seeds" in line and f": {r['verdict']} (" in line
+        assert stats.fmt_ci(r["low"], r["high"]) in line
+    assert len(recipe.sentences("label_problems", comparisons=("partial",))) == len(j[j["comparison"] == "partial"])
+    patched_sets(dataclasses.replace(recipe.get_set("label_problems"), folders=("evidence/no_such_set",)))
+    (line,) = recipe.sentences("label_problems")
+    assert "no evidence set evidence/no_such_set yet" in line and "make_evidence label_problems" in line
+
+
 def test_claim_tally_words_name_failures():
     from helpers import claim_tally
 
