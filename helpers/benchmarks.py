@@ -11,6 +11,7 @@
   (:func:`helpers.metrics.tune_thresholds`); mAP, which needs none; and all of them at 0.5.
 * :func:`best_sklearn`: per metric, the best of the same-run learners **on test** (the strictest reading of
   "the best learner": chosen after seeing test, which only favours the learners).
+* :func:`recipe_claims`: the tests and evidence of notebook 11's claims.
 * :func:`judge_goal`: the goal over seeds, judged with :mod:`helpers.stats`: per data set, the network minus
   the best learner in micro-F1 and the best learner's minus the network's Hamming loss (so a positive
   difference favours the network in both), paired per seed, Holm across the table. SESOI: 0.01 in micro-F1;
@@ -162,3 +163,19 @@ def step_differences(table: pd.DataFrame, views: Sequence[tuple[str, str]] = (("
     """The prior-bias step over seeds: the recipe's network minus the same network with PyTorch's default
     bias, per data set and view, judged together (Holm; SESOI 0.01)."""
     return stats.judge_table(table, "data", views, reference=DEFAULT_INIT).xs(NETWORK, level="setup")
+
+
+def recipe_claims(checks: Mapping[str, Any], tuned: pd.DataFrame, sets: Mapping[str, Any]) -> dict:
+    """Notebook 11's claims, each one short ``ledger.claim(id, text, **claims[id])``: their tests and evidence.
+
+    ``checks``: the :func:`helpers.diagnose.check_setup` report of each data set; ``tuned``: the tuned test
+    scores indexed by ``(data, setup)``; ``sets``: the data sets by name. A constant score's mAP is the mean
+    test frequency of the labels that have a test positive."""
+    chance = {n: float(d.Y_test.mean(0)[d.Y_test.sum(0) > 0].mean()) for n, d in sets.items()}
+    return {
+        "check_setup_clean_on_every_benchmark": dict(
+            holds=all(c.ok for c in checks.values()), evidence={n: ", ".join(c.codes) or "none" for n, c in checks.items()}),
+        "network_learns_every_benchmark": dict(
+            holds=all(tuned.loc[(n, NETWORK), "map"] > chance[n] for n in sets),
+            evidence={n: {"map": tuned.loc[(n, NETWORK), "map"], "constant": chance[n]} for n in sets}),
+    }

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,12 +75,13 @@ class ClaimFailed(AssertionError):
     """A recorded claim did not hold; the message names the claim and its evidence."""
 
 
-def resolve_on_failure(on_failure: Any, data: Any = None) -> tuple[str, str]:
+def resolve_on_failure(on_failure: Any, data: Any = None, book_data: Sequence[str] = BOOK_DATA) -> tuple[str, str]:
     """``(mode, why)``: the mode a run uses on a failed claim, ``"stop"`` or ``"record"``, and why.
 
-    ``"auto"`` follows ``data``: ``"stop"`` on one of the book's own data sets (:data:`BOOK_DATA`),
-    ``"record"`` on anything else (a path to the reader's file). A value outside :data:`ON_FAILURE`,
-    or ``"auto"`` without ``data``, raises ``ValueError`` in one line."""
+    ``"auto"`` follows ``data``: ``"stop"`` on one of the book's own data sets (``book_data``, by default
+    :data:`BOOK_DATA`; a list of data sets when every one of them is), ``"record"`` on anything else (a
+    path to the reader's file). A value outside :data:`ON_FAILURE`, or ``"auto"`` without ``data``,
+    raises ``ValueError`` in one line."""
     if not isinstance(on_failure, str) or on_failure not in ON_FAILURE:
         raise ValueError(f"on_failure={on_failure!r}: give one of {', '.join(map(repr, ON_FAILURE))} "
                          f"(what a failed claim does: stop the run, or record it and go on)")
@@ -89,7 +90,8 @@ def resolve_on_failure(on_failure: Any, data: Any = None) -> tuple[str, str]:
     if data is None:
         raise ValueError("on_failure='auto' follows the run's data: pass data= (the notebook's `data`), "
                          "or give on_failure='stop' or 'record'")
-    if isinstance(data, str) and data in BOOK_DATA:
+    names = list(data) if isinstance(data, list | tuple) else [data]
+    if names and all(isinstance(n, str) and n in book_data for n in names):
         return STOP, f"data={data!r} is the book's own data, where every claim is expected to hold"
     return RECORD, f"data={str(data)!r} is not the book's own data"
 
@@ -117,7 +119,8 @@ class Ledger:
     ``echo`` prints one line per claim (the notebooks show it; tests may turn it off; a failed
     claim that does not stop the run is printed regardless). ``on_failure`` (``"stop"``, the
     default, ``"record"`` or ``"auto"`` with ``data``) says what a failed claim does; the mode it
-    resolves to is :attr:`mode`, with the reason in :attr:`mode_why`."""
+    resolves to is :attr:`mode`, with the reason in :attr:`mode_why`. ``book_data`` names the data
+    sets ``"auto"`` counts as the book's own (:data:`BOOK_DATA` unless a notebook has others)."""
 
     out_dir: str | os.PathLike | None
     notebook: str = ""
@@ -125,11 +128,12 @@ class Ledger:
     records: list[dict[str, Any]] = field(default_factory=list)
     on_failure: str = STOP
     data: Any = None
+    book_data: Sequence[str] = BOOK_DATA
     mode: str = field(init=False, default=STOP)
     mode_why: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        self.mode, self.mode_why = resolve_on_failure(self.on_failure, self.data)
+        self.mode, self.mode_why = resolve_on_failure(self.on_failure, self.data, self.book_data)
         if self.out_dir is not None:
             if not isinstance(self.out_dir, str | os.PathLike):
                 raise TypeError(f"Ledger out_dir={self.out_dir!r} is {type(self.out_dir).__name__}: give a folder "

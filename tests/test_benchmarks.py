@@ -93,3 +93,21 @@ def test_unknown_benchmark_is_a_one_line_error(tmp_path):
     with pytest.raises(DataError, match=r"'nope' is not in .*\['yeast'\]"):
         BM.data_path("nope", tmp_path)
     assert BM.data_path("yeast", tmp_path) == tmp_path / "yeast.npz"
+
+
+def test_recipe_claims_judge_every_data_set_against_a_constant_score():
+    class Check:
+        def __init__(self, codes, ok=True):
+            self.codes, self.ok = codes, ok
+
+    sets = {"a": _data(0), "b": _data(1)}
+    chance = {n: float(d.Y_test.mean(0)[d.Y_test.sum(0) > 0].mean()) for n, d in sets.items()}
+    tuned = pd.DataFrame({"map": [chance["a"] + 0.2, chance["b"] + 0.1]},
+                         index=pd.MultiIndex.from_tuples([("a", BM.NETWORK), ("b", BM.NETWORK)], names=["data", "setup"]))
+    cc = BM.recipe_claims({"a": Check([]), "b": Check(["LR_HIGH"])}, tuned, sets)
+    clean, learns = cc["check_setup_clean_on_every_benchmark"], cc["network_learns_every_benchmark"]
+    assert clean["holds"] and clean["evidence"] == {"a": "none", "b": "LR_HIGH"}
+    assert learns["holds"] and learns["evidence"]["b"] == {"map": chance["b"] + 0.1, "constant": chance["b"]}
+    assert not BM.recipe_claims({"a": Check(["X"], ok=False)}, tuned, sets)["check_setup_clean_on_every_benchmark"]["holds"]
+    tuned.loc[("b", BM.NETWORK), "map"] = chance["b"] - 0.01  # no better than a constant score on one set
+    assert not BM.recipe_claims({}, tuned, sets)["network_learns_every_benchmark"]["holds"]

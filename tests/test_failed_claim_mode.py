@@ -54,6 +54,16 @@ def test_auto_stops_on_the_books_data_and_records_on_a_readers(data, mode):
     assert ("is the book's own data" if mode == "stop" else "is not the book's own data") in led.mode_why
 
 
+@pytest.mark.parametrize(("data", "mode"), [(["yeast", "scene"], "stop"), (["yeast", "my_data.npz"], "record"),
+                                            ([], "record"), ("yeast", "stop"), ("scenes", "record")])
+def test_auto_follows_the_data_a_notebook_names_as_its_own(data, mode):
+    """Notebook 11's data are a list of the shared benchmarks, all of them the book's own (book_data)."""
+    led = claims.Ledger(None, on_failure="auto", data=data, book_data=("yeast", "scene"), echo=False)
+    assert led.mode == mode
+    assert claims.resolve_on_failure("auto", ["scenes", "many_scenes"])[0] == "stop"  # a list of the default ones
+    assert claims.resolve_on_failure("record", ["yeast"], book_data=("yeast",))[0] == "record"  # given, not auto
+
+
 def test_auto_on_the_books_data_raises_and_on_a_readers_file_goes_on(capsys):
     with pytest.raises(claims.ClaimFailed):
         claims.Ledger(None, on_failure="auto", data="scenes", echo=False).claim("x", "X", holds=False)
