@@ -244,6 +244,21 @@ TAIL2 = "tail 2"
 LOOP_RUNS = ("lr x10", "lr /10", "prior bias", "eval mode", "no zero_grad", "head only", "stale parameters",
              "unnormalised", "weight decay (SGD value)", "weight decay far too large", "sorted, not shuffled")
 REAL_SETS = ("yeast", "scene", "emotions", "medical", "genbase")
+# front-door causes (helpers/frontdoor.py, their exact text) -> the run of notebook 07 that makes that mistake
+LOOP_CAUSES = (
+    ("a forgotten `optimizer.zero_grad()`", "no zero_grad"),
+    ("the optimizer holds the parameters of a model since rebuilt", "stale parameters"),
+    ("`model.eval()` left on while training (batch norm frozen at its initial statistics)", "eval mode"),
+    ("only the head is optimised", "head only"),
+    ("weight decay far too large for Adam (an AdamW-sized 0.1)", "weight decay far too large"),
+    ("learning rate too large", "lr x10"),
+    ("a learning rate too small for the training budget (the book's lr / 10 over 10 epochs)", "lr /10"),
+    ("the first epochs with the default bias on sparse labels (the prior bias shortens them; it does not skip them)",
+     "prior bias"),
+)
+UNNORMALISED_CAUSE = "unnormalised inputs (0-255 pixels, raw features) and no normalisation layer"
+MISALIGNED_CAUSE = "label columns in another order at test time (e.g. a `MultiLabelBinarizer` fitted on each split)"
+SHUFFLED_CAUSE = "labels shuffled against the inputs (rows of X and Y in different orders)"
 SEL_LOSS, SEL_F1, SEL_LAST = ("checkpoint: min val loss", "checkpoint: max val tuned macro-F1",
                               "checkpoint: last epoch")
 SEL_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
@@ -345,7 +360,10 @@ SETS: tuple[EvidenceSet, ...] = (
                setups=("lr x10", "lr /10", "prior bias", "unnormalised", "weight decay (SGD value)",
                        "weight decay far too large")),
          Backs("recipe:inputs_bias_lr", "mlp_inputs", (BALANCED,)),
-         Backs("finding:beyond_loss", "mistakes", (BALANCED,))),
+         Backs("finding:beyond_loss", "mistakes", (BALANCED,)),
+         *(Backs(f"cause:{cause}", "mistakes", (BALANCED,), setups=(run,), views=("tuned macro-F1", "mAP"))
+           for cause, run in LOOP_CAUSES),
+         Backs(f"cause:{UNNORMALISED_CAUSE}", "mlp_inputs", (BALANCED,), views=("tuned macro-F1", "mAP"))),
         note="07's defaults: 2,000 balanced training scenes, 10 epochs, where the correct run is still improving, "
              "so a slower run ('lr /10') shows as behind at this budget"),
     EvidenceSet(
@@ -378,7 +396,11 @@ SETS: tuple[EvidenceSet, ...] = (
               Held("finding:labels", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
                    (TAIL25,)),
               # frequency per label and split: the labels-only check that catches misaligned columns (step 1)
-              Held("recipe:labels_first", ("split_check_flags_misaligned_columns",), (TAIL25,)))),
+              Held("recipe:labels_first", ("split_check_flags_misaligned_columns",), (TAIL25,)),
+              Held(f"cause:{MISALIGNED_CAUSE}", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
+                   (TAIL25,)),
+              Held(f"cause:{SHUFFLED_CAUSE}", ("shuffled_labels_train_loss_falls",
+                                               "shuffled_labels_validation_at_chance"), (TAIL25,)))),
 )
 
 
