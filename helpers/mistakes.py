@@ -22,7 +22,8 @@ the correct one differ only by the mistake. The switches:
 
 Unnormalised inputs are made by :func:`unnormalise` (a data set, not a switch); :func:`lr_range_test`
 runs the short learning-rate range test; :func:`select_epoch` picks a checkpoint by a validation
-column; :func:`autocast_loss` tries one loss under autocast and returns PyTorch's own error.
+column; :func:`autocast_loss` tries one loss under autocast and returns PyTorch's own error. The
+tests, evidence and preconditions of notebook 07's claims are in :mod:`helpers.loop_claims`.
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ def autocast_loss(loss: str, logits: torch.Tensor, targets: torch.Tensor, *, dev
 
 
 # --------------------------------------------------------------------------------------------------
-# Evidence for notebook 07's claims (one short call each in the notebook)
+# Reading a run's history (the claims' tests and evidence are in helpers.loop_claims)
 
 
 def at_epoch(history: pd.DataFrame, column: str, epoch: int | None = None) -> float:
@@ -369,16 +370,6 @@ def first_epoch_reaching(history: pd.DataFrame, column: str, value: float) -> in
     """The first epoch whose ``column`` is at least ``value``; ``None`` if no epoch reaches it."""
     hit = history.loc[history[column] >= value, "epoch"]
     return int(hit.iloc[0]) if len(hit) else None
-
-
-def compare_runs(a: LoopResult, b: LoopResult, columns=("val_macro_f1", "val_map", "train_loss"),
-                 epoch: int | None = None) -> dict:
-    """Evidence for a claim comparing run ``a`` with run ``b`` (often the correct one) at the same epoch
-    (the last when ``None``): each column for both, keys ``<column>`` and ``<column>_ref``."""
-    out = {}
-    for c in columns:
-        out[c], out[f"{c}_ref"] = at_epoch(a.history, c, epoch), at_epoch(b.history, c, epoch)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -514,33 +505,3 @@ def judge_evidence(folder, pairs, views=VIEWS, by: tuple[str, ...] = (), sesoi: 
              for key, row in table.iterrows()]
     results_mod.write_bytes_atomic(folder / "verdicts.txt", ("\n".join(lines) + "\n").encode("utf-8"))
     return table
-
-
-# --------------------------------------------------------------------------------------------------
-# Evidence gatherers of notebook 07's claims: each returns the numbers a claim is judged on
-
-
-def start_and_end(a: LoopResult, b: LoopResult) -> dict:
-    """Run ``a`` against ``b`` at both ends: first-epoch ``train_loss``/``val_macro_f1`` (keys ``<column>``,
-    ``<column>_ref``) and the last epoch's ``val_macro_f1_last`` / ``correct_val_macro_f1_last``."""
-    return compare_runs(a, b, ("train_loss", "val_macro_f1"), epoch=1) | {
-        "val_macro_f1_last": at_epoch(a.history, "val_macro_f1"), "correct_val_macro_f1_last": at_epoch(b.history, "val_macro_f1")}
-
-
-def bias_evidence(default: LoopResult, prior: LoopResult, Y_train: np.ndarray, early_epochs: int) -> dict:
-    """What the bias-initialisation claims are judged on, one dict per claim: ``start`` (the first mini-batch
-    loss of each run, ``first_loss_correct`` / ``first_loss_prior_bias``, and ``prior_loss``, the prior
-    predictor's loss: the mean binary entropy of the labels' training frequencies), ``early`` (the mean
-    validation micro-F1 over the first ``early_epochs`` epochs, and the epochs predicting (almost) nothing,
-    predicted-positive rate below 0.01) and ``gain`` (the prior run's micro-F1 gain, ``early`` and ``final``)."""
-    p = torch.as_tensor(np.asarray(Y_train)).float().mean(0).clamp(1e-4, 1 - 1e-4).numpy()
-    first = {k: float(r.steps["loss"].iloc[0]) for k, r in (("correct", default), ("prior_bias", prior))}
-    early = {k: float(r.history["val_micro_f1"].iloc[:early_epochs].mean()) for k, r in (("default", default),
-                                                                                      ("prior", prior))}
-    zero = {k: int((r.history["val_pred_pos_rate"] < 0.01).sum()) for k, r in (("default", default), ("prior", prior))}
-    return {"start": {f"first_loss_{k}": v for k, v in first.items()}
-            | {"prior_loss": float(-(p * np.log(p) + (1 - p) * np.log(1 - p)).mean())},
-            "early": {f"early_micro_f1_{k}": v for k, v in early.items()} | {f"zero_epochs_{k}": v for k, v in zero.items()},
-            "gain": {"early": early["prior"] - early["default"],
-                     "final": at_epoch(prior.history, "val_micro_f1") - at_epoch(default.history, "val_micro_f1")},
-            "mean_frequency": float(p.mean())}

@@ -164,13 +164,10 @@ def test_stop_at_ends_the_run_at_the_first_epoch_reaching_it(tiny, init):
     assert mistakes.first_epoch_reaching(full.history, "val_map", 2.0) is None
 
 
-def test_at_epoch_and_compare_runs(tiny, init):
-    a, b = _loop(init, tiny, epochs=2), _loop(init, tiny, epochs=2, lr=1e-4)
+def test_at_epoch(tiny, init):
+    a = _loop(init, tiny, epochs=2)
     assert mistakes.at_epoch(a.history, "val_map", 1) == float(a.history["val_map"].iloc[0])
     assert mistakes.at_epoch(a.history, "val_map") == mistakes.at_epoch(a.history, "val_map", 99)
-    ev = mistakes.compare_runs(b, a, columns=("train_loss",), epoch=1)
-    assert ev == {"train_loss": float(b.history["train_loss"].iloc[0]),
-                  "train_loss_ref": float(a.history["train_loss"].iloc[0])}
 
 
 def test_keep_probs_and_checkpoint_scores(tiny, init):
@@ -251,21 +248,3 @@ def test_f1s_match_evaluate():
     full = metrics.evaluate(y, p, threshold=thr)
     mine = mistakes._f1s(y, p >= thr)
     assert mine["macro_f1"] == pytest.approx(full["macro_f1"]) and mine["micro_f1"] == pytest.approx(full["micro_f1"])
-
-
-def test_start_and_end_and_bias_evidence(tiny, init):
-    a = _loop(init, tiny, epochs=3, lr=3e-2)
-    b = _loop(init, tiny, epochs=3)
-    ev = mistakes.start_and_end(a, b)
-    assert ev["train_loss"] == a.history["train_loss"].iloc[0] and ev["train_loss_ref"] == b.history["train_loss"].iloc[0]
-    assert ev["val_macro_f1_last"] == a.history["val_macro_f1"].iloc[-1]
-    assert ev["correct_val_macro_f1_last"] == b.history["val_macro_f1"].iloc[-1]
-    prior = _loop(init, tiny, epochs=3, bias_init="prior")
-    bias = mistakes.bias_evidence(b, prior, tiny.Y_train, early_epochs=2)
-    p = tiny.Y_train.mean(0)
-    entropy = float(-(p * np.log(p) + (1 - p) * np.log(1 - p)).mean())
-    assert bias["start"]["prior_loss"] == pytest.approx(entropy, abs=1e-5)
-    assert bias["start"]["first_loss_prior_bias"] == prior.steps["loss"].iloc[0]
-    assert bias["early"]["early_micro_f1_prior"] == pytest.approx(prior.history["val_micro_f1"].iloc[:2].mean())
-    assert bias["gain"]["final"] == pytest.approx(prior.history["val_micro_f1"].iloc[-1] - b.history["val_micro_f1"].iloc[-1])
-    assert bias["mean_frequency"] == pytest.approx(p.mean(), abs=1e-6)
