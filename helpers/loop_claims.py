@@ -261,7 +261,8 @@ def stopping(h, few_epochs: int, n_epochs: int, disagree, loss_minus_f1, scope: 
         "too_few_epochs_far_below_final": dict(
             holds=few["test_macro_f1"] < h["test_macro_f1"].iloc[-1] - 0.3,
             evidence={"test_macro_f1_few": few["test_macro_f1"], "test_macro_f1_final": h["test_macro_f1"].iloc[-1],
-                      "val_loss_drop_last_epoch": h["val_loss"].loc[few_epochs - 1] - few["val_loss"]},
+                      "val_loss_drop_last_epoch": (h["val_loss"].loc[few_epochs - 1] - few["val_loss"]
+                                                   if few_epochs > 1 else None)},  # one epoch: nothing before it
             applies=scope.scenes and few_epochs <= 3 and n_epochs >= 8, why_not="set for the scenes, few_epochs <= 3, epochs >= 8"),
         "select_on_the_reported_metric": dict(
             holds=lambda: loss_minus_f1.mean() <= 0.01,

@@ -80,6 +80,8 @@ def test_stopping_claims_judge_only_disagreeing_runs():
     none = loop_claims.stopping(h, 2, 8, pd.DataFrame(index=[]), pd.Series([], dtype=float), SCENES)
     assert not none["select_on_the_reported_metric"]["applies"]
     assert none["select_on_the_reported_metric"]["evidence"]["mean_difference"] is None
+    one = loop_claims.stopping(h, 1, 8, disagree, pd.Series([-0.02]), SCENES)  # few_epochs=1: no earlier epoch
+    assert one["too_few_epochs_far_below_final"]["evidence"]["val_loss_drop_last_epoch"] is None
 
 
 def test_autocast_claims_follow_the_device():
