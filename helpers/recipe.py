@@ -259,6 +259,15 @@ LOOP_CAUSES = (
 UNNORMALISED_CAUSE = "unnormalised inputs (0-255 pixels, raw features) and no normalisation layer"
 MISALIGNED_CAUSE = "label columns in another order at test time (e.g. a `MultiLabelBinarizer` fitted on each split)"
 SHUFFLED_CAUSE = "labels shuffled against the inputs (rows of X and Y in different orders)"
+DEFAULT_BIAS_CAUSE = ("the first epochs with the default bias on sparse labels (the prior bias shortens them; it does "
+                      "not skip them)")
+MANY, PRETRAINED = "many-label scenes", "pretrained backbone"
+ML_VS_PLAIN = ("bce_with_logits+prior_bias", "bce_with_logits+neg_over_pos", "bce_with_logits+oversample")
+FT_FROZEN = ("frozen, BN left in train mode", "frozen, raw inputs")
+FT_NOT_FROZEN = ("raw inputs", "one lr for all", "default head init", "validation without eval()",
+                 "validation without eval() (read in train mode)")
+FT_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
+            View("macro_f1_at_0.5", None, "macro-F1 at 0.5"))
 SEL_LOSS, SEL_F1, SEL_LAST = ("checkpoint: min val loss", "checkpoint: max val tuned macro-F1",
                               "checkpoint: last epoch")
 SEL_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
@@ -377,6 +386,58 @@ SETS: tuple[EvidenceSet, ...] = (
          Backs("recipe:judge_metric", "rules", (BALANCED,), seeds=10, setups=(SEL_F1,))),
         note="200 balanced training scenes, 100 epochs: validation loss bottoms out (epochs 53-84) and rises while "
              "validation macro-F1 still climbs; one regime"),
+    EvidenceSet(
+        "many_labels", "notebook 09: plain BCE, the prior bias, pos_weight and oversampling rare labels on many-label "
+        "scenes (sweeps/many_labels.yaml)", ("evidence/many_labels",),
+        (Comparison("vs_plain", "each setup minus plain BCE", ML_VS_PLAIN, "bce_with_logits", (TUNED_F1, MAP, F1_AT_HALF)),
+         Comparison("oversample_vs_pos_weight", "oversampling minus pos_weight = neg_over_pos",
+                    ("bce_with_logits+oversample",), "bce_with_logits+neg_over_pos", (TUNED_F1, MAP, F1_AT_HALF)),
+         Comparison("oversample_on_prior", "oversampling on top of the prior bias minus the prior bias alone",
+                    ("bce_with_logits+oversample+prior_bias",), "bce_with_logits+prior_bias",
+                    (TUNED_F1, MAP, F1_AT_HALF))),
+        (Backs("finding:many_labels", "vs_plain", (MANY,)),
+         Backs("finding:many_labels", "oversample_vs_pos_weight", (MANY,)),
+         Backs("finding:many_labels", "oversample_on_prior", (MANY,)),
+         Backs("recipe:inputs_bias_lr", "vs_plain", (MANY,), setups=("bce_with_logits+prior_bias",),
+               views=("tuned macro-F1", "mAP")),
+         Backs("recipe:rare_labels", "vs_plain", (MANY,), setups=("bce_with_logits+neg_over_pos",),
+               views=("tuned macro-F1", "mAP")),
+         Backs(f"cause:{DEFAULT_BIAS_CAUSE}", "vs_plain", (MANY,), setups=("bce_with_logits+prior_bias",),
+               views=("tuned macro-F1", "mAP"))),
+        regime=MANY, note="100 labels at density about 1.5%, 1,500 training scenes, 6 epochs (a short budget: "
+                          "the prior bias's gain is partly speed, notebook 09)",
+        held=(Held("finding:many_labels", ("all_zero_phase_longer_with_more_labels", "prior_bias_raises_first_epoch_map",
+                                           "oversampling_keeps_frequent_label_frequent"), (MANY,)),
+              Held(f"cause:{DEFAULT_BIAS_CAUSE}", ("all_zero_phase_longer_with_more_labels",
+                                                  "prior_bias_raises_first_epoch_map"), (MANY,)))),
+    EvidenceSet(
+        "finetune", "notebook 10: fine-tuning a backbone pretrained on single-digit scenes, each mistake against its "
+        "correct fine-tuning, and training from scratch against it (sweeps/finetune.yaml; the spec's first table)",
+        ("evidence/finetune",),
+        (Comparison("vs_correct", "each run minus the correct fine-tuning",
+                    ("from scratch", *FT_NOT_FROZEN), "correct", FT_VIEWS),
+         Comparison("vs_frozen_ok", "each frozen-backbone mistake minus the frozen backbone done right (batch norm in "
+                    "eval mode, the pretraining normalisation)", FT_FROZEN, "frozen, BN eval (correct)", FT_VIEWS)),
+        (Backs("finding:pretrained", "vs_correct", (PRETRAINED,), views=("tuned macro-F1", "mAP")),
+         Backs("finding:pretrained", "vs_frozen_ok", (PRETRAINED,), views=("tuned macro-F1", "mAP"))),
+        regime=PRETRAINED, note="backbone pretrained on 2,000 single-digit scenes for 4 epochs, fine-tuned on 1,000 "
+                                "multi-label scenes for 8 epochs; each seed pretrains its own backbone",
+        held=(Held("finding:pretrained", ("finetuning_beats_scratch", "train_mode_validation_reads_lower",
+                                          "monitor_quiet_on_correct_finetuning"), (PRETRAINED,)),)),
+    EvidenceSet(
+        "finetune_vs_scratch", "notebook 10: each fine-tuning mistake against training the same network from scratch "
+        "(sweeps/finetune.yaml; the spec's second table, its own Holm family)", ("evidence/finetune",),
+        (Comparison("vs_scratch", "each fine-tuning mistake minus training from scratch", (*FT_NOT_FROZEN, *FT_FROZEN),
+                    "from scratch", FT_VIEWS),),
+        (Backs("finding:pretrained", "vs_scratch", (PRETRAINED,), views=("tuned macro-F1",)),),
+        regime=PRETRAINED, note="as evidence/finetune"),
+    EvidenceSet(
+        "splits", "notebook 08's split experiment over seeds (sweeps/splits.yaml): a 4% validation carve of 2,500 "
+        "long-tailed scenes, random against iterative stratification, 5 split seeds per run", ("evidence/splits",),
+        (), (), regime=TAIL25, note="08's split pool (tail 2.5, 16 epochs per split seed); seed 0 is the notebook's "
+                                    "own run, seeds 1-4 fresh",
+        held=(Held("recipe:stratify", ("random_split_leaves_rare_labels_without_val_positives",
+                                       "no_val_positive_costs_rare_test_f1"), (TAIL25,)),)),
     EvidenceSet(
         "label_problems", "notebook 08's corrupted and partial labels against clean labels "
         "(sweeps/label_problems.yaml)", ("evidence/label_problems",),
