@@ -142,6 +142,23 @@ class EvidenceSet:
 
 
 @dataclass(frozen=True)
+class Says:
+    """A direction a step's words state about a set's verdicts, checked by :func:`problems` (so that the typed
+    advice cannot drift from the evidence): on the judged rows of ``set`` / ``comparison`` for ``setup`` and
+    ``views`` (labels; default all) and ``regimes`` (default all), ``kind`` is ``"gain"`` (every row a
+    difference with a positive mean), ``"loss"`` (every row a difference with a negative mean) or ``"no_gain"``
+    (no row a difference with a positive mean)."""
+
+    set: str
+    comparison: str
+    setup: str
+    kind: str
+    views: tuple[str, ...] = ()
+    regimes: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # values of the comparison's ``by`` columns as judged ("model=bce_with_logits")
+
+
+@dataclass(frozen=True)
 class Step:
     """One recipe step: a stable ``key``, what to do, the single-run measurement in the book that shows it
     (``backed_by``, in ``notebook``) and, where that evidence is being redone, what is under review."""
@@ -151,6 +168,7 @@ class Step:
     backed_by: str
     notebook: str
     review: str = ""
+    says: tuple[Says, ...] = ()  # the directions the words state, checked against the evidence
 
 
 @dataclass(frozen=True)
@@ -191,17 +209,22 @@ RECIPE: tuple[Step, ...] = (
          "07_debug_training_loop"),
     Step("partial_labels", "Partly annotated labels: mark unknown entries (-1) and use a masked loss that ignores "
          "them, rather than filling them with 0.", "partial labels: blanks as 0 vs the masked loss",
-         "08_check_labels_and_splits"),
+         "08_check_labels_and_splits",
+         says=(Says("label_problems", "partial", "partial masked loss", "gain", views=("tuned macro-F1", "mAP")),)),
     Step("training_loop", "Call `model.train()` each epoch, `optimizer.zero_grad()` each step, and build the "
          "optimizer after the model, over all of its parameters.",
-         "eval mode left on, forgotten zero_grad, optimizer over some parameters", "07_debug_training_loop"),
+         "eval mode left on, forgotten zero_grad, optimizer over some parameters", "07_debug_training_loop",
+         says=tuple(Says("loop_mistakes", "mistakes", run, "loss", views=("tuned macro-F1", "mAP"))
+                    for run in ("eval mode", "no zero_grad", "head only", "stale parameters"))),
     Step("shuffled_labels", "Sanity check: with the labels shuffled, training loss still falls but validation "
          "stays at chance.", "misaligned labels", "08_check_labels_and_splits"),
     Step("judge_metric", "Judge by per-label F1 and mAP, never accuracy; where the model overfits, keep the "
          "checkpoint with the best validation macro-F1 (thresholds tuned on validation), or the last one, rather "
          "than the one with the lowest validation loss.",
          "model selection on the wrong metric; the checkpoint each rule picks where the model overfits",
-         "07_debug_training_loop"),
+         "07_debug_training_loop",
+         says=(Says("model_selection", "loss_vs_f1", "checkpoint: min val loss", "loss",
+                    views=("tuned macro-F1", "mAP")),)),
     Step("rare_labels", "Rare labels: tune the thresholds per label on validation. `pos_weight` = negatives / "
          "positives from the training split raises recall at 0.5 by construction; once thresholds are tuned, no "
          "gain from it in macro-F1 or mAP is shown (five seeds: equivalent on balanced scenes, inconclusive on "
@@ -640,7 +663,7 @@ def problems() -> list[str]:
     """What is wrong with the registry and the committed evidence: a cited set folder or table that is
     missing, a target or comparison that does not exist, a regime the line states that the set lacks, or
     fewer seeds than the line states in a regime; empty when every line holds."""
-    out: list[str] = []
+    out: list[str] = [p for s in RECIPE for p in says_problems(s)]
     known = targets()
     for es in SETS:
         for b in es.backs:
@@ -678,6 +701,34 @@ def problems() -> list[str]:
                     out.append(f"{where}: states regime {regime!r}, the set's runs have {sorted(set(rows['regime']))}")
                 elif int(r["seeds"].min()) < h.seeds:
                     out.append(f"{where}: states {h.seeds} seeds in {regime}, the set has {int(r['seeds'].min())}")
+    return out
+
+
+def says_problems(step: Step) -> list[str]:
+    """Where a direction ``step`` states (:class:`Says`) does not match its set's verdicts."""
+    out = []
+    for s in step.says:
+        where = f"recipe:{step.key} says {s.kind} for {s.setup} in {s.set}/{s.comparison}"
+        try:
+            j = judged(s.set)
+        except (EvidenceMissing, KeyError) as e:
+            out.append(f"{where}: {e}")
+            continue
+        rows = j[(j["comparison"] == s.comparison) & (j["setup"] == s.setup)]
+        rows = rows[rows["view"].isin(s.views)] if s.views else rows
+        rows = rows[rows["regime"].isin(s.regimes)] if s.regimes else rows
+        rows = rows[rows["group"].isin(s.groups)] if s.groups else rows
+        if rows.empty:
+            out.append(f"{where}: no judged row matches")
+            continue
+        diff = rows["verdict"] == stats.DIFFERENCE
+        ok = {"gain": (diff & (rows["mean"] > 0)).all(), "loss": (diff & (rows["mean"] < 0)).all(),
+              "no_gain": not (diff & (rows["mean"] > 0)).any()}.get(s.kind)
+        if ok is None:
+            out.append(f"{where}: kind must be gain, loss or no_gain")
+        elif not ok:
+            bad = "; ".join(f"{r.view}, {r.regime} {r.group}: {r.mean:+.3f} {r.verdict}" for r in rows.itertuples())
+            out.append(f"{where}, the set shows: {bad}")
     return out
 
 

@@ -269,3 +269,16 @@ def test_each_sweep_set_matches_its_spec_and_names_its_code(folder):
     assert len(runs) == len(ev.manifest["runs"]) == prov["runs"]
     failed = ev.table[ev.table["status"] == "failed"]
     assert failed["error"].notna().all()
+
+
+def test_a_direction_the_words_state_is_checked_against_the_verdicts(monkeypatch):
+    """recipe.Says: a step that says a mistake helps (or an effect that is a difference is no gain) is a problem."""
+    step = next(s for s in recipe.RECIPE if s.key == "training_loop")
+    assert step.says and not recipe.says_problems(step)
+    wrong = dataclasses.replace(step, says=(recipe.Says("loop_mistakes", "mistakes", "no zero_grad", "gain"),
+                                            recipe.Says("label_problems", "partial", "partial masked loss", "no_gain"),
+                                            recipe.Says("loop_mistakes", "mistakes", "nope", "loss")))
+    found = recipe.says_problems(wrong)
+    assert len(found) == 3 and "the set shows: tuned macro-F1, balanced" in found[0] and "no judged row" in found[2]
+    monkeypatch.setattr(recipe, "RECIPE", (wrong,))
+    assert any("says gain for no zero_grad" in p for p in recipe.problems())
