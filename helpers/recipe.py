@@ -462,6 +462,16 @@ SETS: tuple[EvidenceSet, ...] = (
         held=(Held("recipe:stratify", ("random_split_leaves_rare_labels_without_val_positives",
                                        "no_val_positive_costs_rare_test_f1"), (TAIL25,)),)),
     EvidenceSet(
+        "bce_stability", "the popular article's sigmoid + BCELoss against BCEWithLogitsLoss in ordinary training "
+        "(sweeps/bce_stability.yaml, sweeps/bce_stability_yeast.yaml): notebook 04 with those two setups",
+        ("evidence/bce_stability", "evidence/bce_stability_yeast"),
+        (Comparison("two_step", "sigmoid + BCELoss minus BCEWithLogitsLoss", ("sigmoid_bce",), "bce_with_logits",
+                    (TUNED_F1, MAP, F1_AT_HALF)),),
+        (Backs("finding:bce_stability", "two_step", (BALANCED, TAIL33, "yeast")),
+         Backs("recipe:loss", "two_step", (BALANCED, TAIL33, "yeast"), views=("tuned macro-F1", "mAP"))),
+        note="4,000 training scenes or yeast's training rows, 15 epochs, where float32 saturation is not reached; "
+             "notebook 03 shows where the two part"),
+    EvidenceSet(
         "label_problems", "notebook 08's corrupted and partial labels against clean labels "
         "(sweeps/label_problems.yaml)", ("evidence/label_problems",),
         (Comparison("corruption", "30% of the positives flipped (noise) or dropped (missing) minus clean labels",
