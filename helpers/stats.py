@@ -198,17 +198,17 @@ def sentence(row: Mapping[str, Any] | pd.Series, what: str, digits: int = 3) -> 
         return f"{what}: {mean:+.{digits}f} from {n} seed(s); no interval with fewer than 2 seeds: {INCONCLUSIVE}."
     ci = fmt_ci(row["low"], row["high"], digits)
     head = (f"{what}: {mean:+.{digits}f}, {row['level']:.1%} CI {ci} (Holm-corrected; 95 % CI "
-            f"{fmt_ci(row['ci95_low'], row['ci95_high'], digits)}), {n} seeds, smallest effect of interest {s:g}")
+            f"{fmt_ci(row['ci95_low'], row['ci95_high'], digits)}), {n} seeds, smallest effect of interest {s:.3g}")
     if v == DIFFERENCE:
-        why = f"the interval excludes 0 and the mean is larger than {s:g}"
+        why = f"the interval excludes 0 and the mean is larger than {s:.3g}"
     elif v == EQUIVALENT:
-        why = f"the interval lies within ±{s:g}"
+        why = f"the interval lies within ±{s:.3g}"
     elif row["low"] > 0 or row["high"] < 0:
-        why = (f"the interval excludes 0, but the mean is not larger than {s:g}" if abs(mean) <= s else
+        why = (f"the interval excludes 0, but the mean is not larger than {s:.3g}" if abs(mean) <= s else
                f"the interval excludes 0 at this level, but the Holm step-down stopped earlier (p_holm "
                f"{row['p_holm']:.3f})")
     else:
-        why = f"the interval holds 0 and reaches beyond ±{s:g}; more seeds would be needed"
+        why = f"the interval holds 0 and reaches beyond ±{s:.3g}; more seeds would be needed"
     return f"{head}: {v} ({why})."
 
 
