@@ -291,6 +291,19 @@ FT_NOT_FROZEN = ("raw inputs", "one lr for all", "default head init", "validatio
                  "validation without eval() (read in train mode)")
 FT_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
             View("macro_f1_at_0.5", None, "macro-F1 at 0.5"))
+# notebook 06's claims that recipe step 5 rests on (declared in sweeps/checker.yaml before its run)
+CHECKER_CLAIMS = ("nb02_cross_entropy_flagged", "nb02_double_sigmoid_flagged", "nb02_bce_on_logits_flagged",
+                  "nb02_mse_flagged", "nb02_bce_with_logits_clean", "fixed_setup_ok", "pred_argmax_as_multilabel",
+                  "pred_threshold_on_logits", "pred_right_way_clean")
+# front-door causes (their exact text) -> the claims of notebook 06 that show the checker catching them
+CHECKER_CAUSES = (
+    ("`CrossEntropyLoss` with `.long()` multi-hot targets", ("article_long_targets_error",)),
+    ("`BCELoss` on logits", ("nb02_bce_on_logits_flagged",)),
+    ("`pos_weight` computed from a batch (inf for a label absent from it)",
+     ("article_batch_weights_go_inf", "article_batch_weights_flagged")),
+    ("outputs that are already probabilities fed to `BCEWithLogitsLoss` (a final `nn.Sigmoid`, or a dict's `probs`)",
+     ("nb02_double_sigmoid_flagged",)),
+)
 SEL_LOSS, SEL_F1, SEL_LAST = ("checkpoint: min val loss", "checkpoint: max val tuned macro-F1",
                               "checkpoint: last epoch")
 SEL_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
@@ -471,6 +484,12 @@ SETS: tuple[EvidenceSet, ...] = (
          Backs("recipe:loss", "two_step", (BALANCED, TAIL33, "yeast"), views=("tuned macro-F1", "mAP"))),
         note="4,000 training scenes or yeast's training rows, 15 epochs, where float32 saturation is not reached; "
              "notebook 03 shows where the two part"),
+    EvidenceSet(
+        "checker", "notebook 06 over seeds and on yeast (sweeps/checker.yaml): check_setup on notebook 02's setups "
+        "and the fixed setup, check_predictions on the ways predictions are read", ("evidence/checker",), (), (),
+        note="06's defaults (2,000 balanced scenes; the article's batch weights on long-tailed scenes) and yeast",
+        held=(Held("recipe:check_setup", CHECKER_CLAIMS, (BALANCED, "yeast")),
+              *(Held(f"cause:{cause}", ids, (BALANCED, "yeast")) for cause, ids in CHECKER_CAUSES))),
     EvidenceSet(
         "label_problems", "notebook 08's corrupted and partial labels against clean labels "
         "(sweeps/label_problems.yaml)", ("evidence/label_problems",),
