@@ -1,8 +1,8 @@
-"""``make evidence``: regenerate every committed evidence set from its sweep spec, in parallel.
+"""``make evidence``: regenerate every committed evidence set from its sweep spec (each set's runs in parallel).
 
 Each set in :data:`SETS` is a sweep spec in ``sweeps/``; its runs go to
 ``outputs/evidence_runs/<commit>/<set>`` (so a rerun at the same commit resumes and a new commit
-starts fresh), all sets share one local Dask cluster (or the cluster at ``--scheduler``), and each
+starts fresh), the sets run one after another on one local Dask cluster (or the cluster at ``--scheduler``), and each
 finished sweep is copied into ``evidence/<set>/`` by :func:`helpers.evidence.export_sweep` (table,
 spec, claims, provenance with the commit, environment, threads, package versions and code hashes).
 The wall time of each set and of the whole call is printed at the end.
@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers import results
@@ -88,9 +87,11 @@ def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, r
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         address = cluster.scheduler_address
     try:
-        with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-            for f in [pool.submit(one, n, address) for n in specs]:
-                f.result()
+        # One set after another on the cluster. Run side by side (one client per set on the same scheduler),
+        # the sets stalled on 2026-11-30: once one set's sweep finished, the kernels of the others were
+        # interrupted ("KeyboardInterrupt caught in kernel") and their remaining runs were never scheduled.
+        for n in specs:
+            one(n, address)
     finally:
         if cluster is not None:
             cluster.close(timeout=30)
