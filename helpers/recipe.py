@@ -556,11 +556,17 @@ def _data_regime(data: str) -> str:
     return Path(data).stem
 
 
-def _read_folder(es: EvidenceSet, folder: str, table: str) -> pd.DataFrame | None:
+def _folder(es: EvidenceSet, folder: str) -> Path:
+    """``folder`` of set ``es`` in the repository, or :class:`EvidenceMissing` saying how to make it."""
     path = repo_root() / folder
     if not path.is_dir():
         raise EvidenceMissing(f"{es.name}: {folder}/ is not in the repository: commit the set "
                               f"(python -m helpers.evidence outputs/sweeps/{Path(folder).name}) or drop it from SETS")
+    return path
+
+
+def _read_folder(es: EvidenceSet, folder: str, table: str) -> pd.DataFrame | None:
+    path = _folder(es, folder)
     if es.kind == "table":
         df = pd.read_csv(path / "results.csv").rename(columns=dict(es.rename))
     else:
@@ -670,11 +676,7 @@ def _regime_order(r: str) -> tuple[int, str]:
 @cache
 def _tally(name: str, claims: tuple[str, ...]) -> pd.DataFrame:
     es = get_set(name)
-    for f in es.folders:
-        if not (repo_root() / f).is_dir():
-            raise EvidenceMissing(f"{es.name}: {f}/ is not in the repository: commit the set "
-                                  f"(python -m helpers.evidence outputs/sweeps/{Path(f).name}) or drop it from SETS")
-    return claim_tally.tally([repo_root() / f for f in es.folders], claims, lambda df: _regimes(df, es.regime))
+    return claim_tally.tally([_folder(es, f) for f in es.folders], claims, lambda df: _regimes(df, es.regime))
 
 
 def held_rows(es: EvidenceSet, h: Held) -> pd.DataFrame:
@@ -704,40 +706,9 @@ def problems() -> list[str]:
     known = targets()
     for es in SETS:
         for b in es.backs:
-            where = f"{es.name} -> {b.target}"
-            if b.target not in known:
-                out.append(f"{where}: no such recipe step, finding or front-door cause")
-                continue
-            try:
-                rows = rows_for(es, b)
-            except (EvidenceMissing, KeyError, ValueError) as e:
-                out.append(f"{where}: {e}")
-                continue
-            if rows.empty:
-                out.append(f"{where}: the set judges none of the setups/views/levels this line shows")
-                continue
-            for regime in b.regimes:
-                r = rows[rows["regime"] == regime]
-                if r.empty:
-                    out.append(f"{where}: states regime {regime!r}, the set has {sorted(set(rows['regime']))}")
-                elif int(r["n"].min()) < b.seeds:
-                    out.append(f"{where}: states {b.seeds} seeds in {regime}, the set has {int(r['n'].min())}")
+            out += _line_problems(es, b, rows_for, "n", known)
         for h in es.held:
-            where = f"{es.name} -> {h.target}"
-            if h.target not in known:
-                out.append(f"{where}: no such recipe step, finding or front-door cause")
-                continue
-            try:
-                rows = held_rows(es, h)
-            except (EvidenceMissing, KeyError, ValueError) as e:
-                out.append(f"{where}: {e}")
-                continue
-            for regime in h.regimes:
-                r = rows[rows["regime"] == regime]
-                if r.empty:
-                    out.append(f"{where}: states regime {regime!r}, the set's runs have {sorted(set(rows['regime']))}")
-                elif int(r["seeds"].min()) < h.seeds:
-                    out.append(f"{where}: states {h.seeds} seeds in {regime}, the set has {int(r['seeds'].min())}")
+            out += _line_problems(es, h, held_rows, "seeds", known)
     return out
 
 
@@ -766,6 +737,29 @@ def says_problems(step: Step) -> list[str]:
         elif not ok:
             bad = "; ".join(f"{r.view}, {r.regime} {r.group}: {r.mean:+.3f} {r.verdict}" for r in rows.itertuples())
             out.append(f"{where}, the set shows: {bad}")
+    return out
+
+
+def _line_problems(es: EvidenceSet, line: Backs | Held, read, seeds_column: str, known: set[str]) -> list[str]:
+    """:func:`problems` of one line (a :class:`Backs` read with :func:`rows_for`, a :class:`Held` with
+    :func:`held_rows`): its target exists, its rows can be read, and each regime it states is there with at
+    least the seeds it states (``seeds_column``: ``"n"`` for judged rows, ``"seeds"`` for claim tallies)."""
+    where = f"{es.name} -> {line.target}"
+    if line.target not in known:
+        return [f"{where}: no such recipe step, finding or front-door cause"]
+    try:
+        rows = read(es, line)
+    except (EvidenceMissing, KeyError, ValueError) as e:
+        return [f"{where}: {e}"]
+    if rows.empty:
+        return [f"{where}: the set judges none of the setups/views/levels this line shows"]
+    out = []
+    for regime in line.regimes:
+        r = rows[rows["regime"] == regime]
+        if r.empty:
+            out.append(f"{where}: states regime {regime!r}, the set has {sorted(set(rows['regime']))}")
+        elif int(r[seeds_column].min()) < line.seeds:
+            out.append(f"{where}: states {line.seeds} seeds in {regime}, the set has {int(r[seeds_column].min())}")
     return out
 
 
