@@ -136,6 +136,7 @@ class Symptom:
 
 NB00, NB02, NB06, NB07, NB08 = ("00_start_here", "02_wrong_loss_failure", "06_diagnose_your_setup", "07_debug_training_loop",
                           "08_check_labels_and_splits")
+NB12 = "12_reproduce_front_door_causes"
 
 SYMPTOMS: tuple[Symptom, ...] = (
     Symptom("predicts nothing: predicted-positive rate near 0, F1 0", (
@@ -156,6 +157,11 @@ SYMPTOMS: tuple[Symptom, ...] = (
                        claim(("too_few_epochs_predict_nothing", "too_few_epochs_far_below_final"), "test_macro_f1_few"), "<", 0.02),)),
         Cause("a learning rate too small for the training budget (the book's lr / 10 over 10 epochs)", "07 learning rate", ("LEARNING_RATE", "PRED_RATE_COLLAPSE"),
               (Measure(NB07, "lr /10", "test predicted-positive rate", result("lr /10", "pred_pos_rate"), "<", 0.02),)),
+        Cause("a learning rate far too large (Adam at 1,000 times the book's 3e-3)", "12 the runs", ("LEARNING_RATE",),
+              (Measure(NB12, "lr_far_too_large", "test predicted-positive rate",
+                       result("lr_far_too_large", "pred_pos_rate"), "<", 0.02),),
+              note="the loss stays finite: with Adam it does not reach NaN (notebook 12); on long-tailed scenes the "
+                   "run predicts the frequent labels instead, its mAP at a constant score's either way"),
     ), (
         Measure(NB07, "correct", "test predicted-positive rate", result("correct", "pred_pos_rate"), "<", 0.02),)),
     Symptom("predicts every label: predicted-positive rate near 1", (
@@ -163,8 +169,14 @@ SYMPTOMS: tuple[Symptom, ...] = (
               "as the loss does", "02 double sigmoid", ("DOUBLE_SIGMOID",),
               (Measure(NB02, "double_sigmoid", "test predicted-positive rate of `sigmoid(model(x)) > 0.5`",
                        result("double_sigmoid", "pred_pos_rate"), ">", 0.98),)),
-        Cause("a ReLU or Softplus before `BCEWithLogitsLoss`", "", ("LOGITS_NONNEGATIVE",)),
-        Cause("`pos_weight` far too large", "", ()),
+        Cause("a ReLU or Softplus before `BCEWithLogitsLoss`", "12 the runs", ("LOGITS_NONNEGATIVE",),
+              (Measure(NB12, "relu_before_loss", "test predicted-positive rate", result("relu_before_loss", "pred_pos_rate"),
+                       ">", 0.98),
+               Measure(NB12, "softplus_before_loss", "test predicted-positive rate",
+                       result("softplus_before_loss", "pred_pos_rate"), ">", 0.98))),
+        Cause("`pos_weight` far too large (100 times negatives / positives)", "12 the runs", ("POS_WEIGHT_INVALID",),
+              (Measure(NB12, "pos_weight_too_large", "test predicted-positive rate",
+                       result("pos_weight_too_large", "pred_pos_rate"), ">", 0.98),)),
     ), (
         Measure(NB02, "bce_with_logits", "test predicted-positive rate", result("bce_with_logits", "pred_pos_rate"),
                 ">", 0.98),)),
@@ -186,7 +198,10 @@ SYMPTOMS: tuple[Symptom, ...] = (
               (Measure(NB07, "stale parameters", "training loss, last epoch minus first",
                        claim("stale_optimizer_never_moves_the_model", "train_loss_last"), "~", 0.005, 0.0,
                        minus=claim("stale_optimizer_never_moves_the_model", "train_loss_first")),)),
-        Cause("a learning rate of 0, or every parameter frozen", "", ("NO_LEARNING", "LOSS_FLAT")),
+        Cause("a learning rate of 0", "12 the runs", ("NO_LEARNING", "LOSS_FLAT"),
+              (Measure(NB12, "lr_zero", "training loss, last epoch minus first",
+                       claim("lr_zero_loss_flat", "lr_zero", "train loss last"), "~", 0.005, 0.0,
+                       minus=claim("lr_zero_loss_flat", "lr_zero", "train loss first")),)),
     ), (
         Measure(NB07, "correct", "training loss, last epoch minus first", claim("correct_run_learns", "train_loss_last"),
                 "~", 0.005, 0.0, minus=claim("correct_run_learns", "train_loss_first")),)),
@@ -195,9 +210,11 @@ SYMPTOMS: tuple[Symptom, ...] = (
               ("POS_WEIGHT_INVALID", "NON_FINITE", "LOSS_NON_FINITE"),
               (Measure(NB06, "article's batch weights", "the monitor's codes",
                        claim("monitor_names_nan_step", "codes"), "has", "LOSS_NON_FINITE"),)),
-        Cause("NaN or inf in the inputs or targets", "", ("NON_FINITE",)),
-        Cause("learning rate far too large", "", ("LEARNING_RATE",),
-              note="07's ten-times learning rate does not reach NaN"),
+        Cause("a NaN in the inputs or the targets (one value is enough)", "12 the runs", ("NON_FINITE", "LOSS_NON_FINITE"),
+              (Measure(NB12, "nan_inputs", "the monitor's codes", claim("one_nan_flagged", "nan_inputs", "monitor codes"),
+                       "has", "LOSS_NON_FINITE"),
+               Measure(NB12, "nan_targets", "the monitor's codes", claim("one_nan_flagged", "nan_targets", "monitor codes"),
+                       "has", "LOSS_NON_FINITE"))),
     ), (
         Measure(NB06, "bce_with_logits", "the monitor's codes", claim("monitor_reference_quiet", "codes"), "has",
                 "LOSS_NON_FINITE"),)),
@@ -247,7 +264,10 @@ SYMPTOMS: tuple[Symptom, ...] = (
               (Measure(NB02, "bce_with_logits on tail=3.3", "test micro-F1 minus macro-F1",
                        ("mse_comparison", {"data": "tail=3.3", "setup": "bce_with_logits"}, "micro_f1"), ">", 0.2,
                        minus=("mse_comparison", {"data": "tail=3.3", "setup": "bce_with_logits"}, "macro_f1")),)),
-        Cause("`pos_weight` inverted (positives / negatives)", "", ("POS_WEIGHT_INVERTED",)),
+        Cause("`pos_weight` inverted (positives / negatives), on long-tailed labels", "12 inverted weights",
+              ("POS_WEIGHT_INVERTED",),
+              (Measure(NB12, "pos_weight_inverted on tail 3.3", "macro-F1 at 0.5 lost beyond micro-F1's, against the "
+                       "correct run", claim("pos_weight_inverted_hits_macro_f1", "macro_minus_micro_drop"), ">", 0.02),)),
     ), (
         Measure(NB02, "bce_with_logits on balanced scenes", "test micro-F1 minus macro-F1",
                 ("mse_comparison", {"data": "balanced", "setup": "bce_with_logits"}, "micro_f1"), ">", 0.2,
@@ -279,6 +299,11 @@ SYMPTOMS: tuple[Symptom, ...] = (
         Cause("`BCELoss` on logits", "02 setups that raise", ("PROBS_EXPECTED",),
               (Measure(NB02, "bce_on_logits", "the error raised", ("raised", "bce_on_logits"), "has",
                        "between 0 and 1"),)),
+    )),
+    Symptom("`RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn`", (
+        Cause("every parameter frozen (`requires_grad=False` on all of them)", "12 the runs", ("NO_LEARNING",),
+              (Measure(NB12, "all_frozen", "the error raised", claim("all_frozen_raises", "error"), "has",
+                       "does not require grad"),)),
     )),
     Symptom("`RuntimeError: torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast`", (
         Cause("`BCELoss(sigmoid(x))` under mixed precision (autocast) on CUDA", "07 mixed precision",

@@ -47,6 +47,7 @@ SETS = {
     "real_benchmarks_many": "sweeps/real_benchmarks_many.yaml",
     "splits": "sweeps/splits.yaml",
     "checker": "sweeps/checker.yaml",
+    "front_door_causes": "sweeps/front_door_causes.yaml",
     "bce_stability": "sweeps/bce_stability.yaml",
     "bce_stability_yeast": "sweeps/bce_stability_yeast.yaml",
 }

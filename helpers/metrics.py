@@ -162,12 +162,17 @@ def epoch_scores(y_true, y_prob) -> dict[str, Any]:
     Equal to :func:`evaluate`'s, from three scikit-learn calls instead of about sixteen: a training
     loop calls it once per epoch and split, where the full report costs about as much as an epoch's
     training on the book's small data. Anything but two same-shaped ``(N, L >= 2)`` arrays goes to
-    :func:`evaluate`, which explains what is wrong."""
+    :func:`evaluate`, which explains what is wrong. Probabilities that are not all finite (a model whose
+    weights went NaN during training) score NaN, and ``pred_pos_rate`` is then the share of ``p >= 0.5``
+    (False for NaN), what the run's user would see; the training loop goes on and its monitor names the NaN."""
     yt, yp = np.asarray(y_true), np.asarray(y_prob)
     if yt.ndim != 2 or yt.shape != yp.shape or yt.shape[1] < 2:
         m = evaluate(yt, yp)
         return {"micro_f1": m["micro_f1"], "macro_f1": m["macro_f1"], "map": m["map"], "pred_pos_rate": m["pred_pos_rate"],
                 "labels_f1_zero": sum(r["precision"] == 0 and r["recall"] == 0 for r in m["per_label"])}
+    if not np.isfinite(yp).all():
+        return {"micro_f1": np.nan, "macro_f1": np.nan, "map": np.nan, "pred_pos_rate": float((yp >= 0.5).mean()),
+                "labels_f1_zero": np.nan}
     pred = (yp >= 0.5).astype(np.int64)
     precision, recall, f1, _ = precision_recall_fscore_support(yt, pred, average=None, zero_division=0.0)
     has_pos = yt.sum(axis=0) > 0

@@ -193,8 +193,8 @@ def train_loop(
         raise ValueError(f"bias_init={bias_init!r} is not one of {BIAS_INIT}")
     if order not in ORDERS:
         raise ValueError(f"order={order!r} is not one of {ORDERS}")
-    if epochs < 1 or batch_size < 1 or lr <= 0 or weight_decay < 0:
-        raise ValueError(f"train_loop needs epochs >= 1, batch_size >= 1, lr > 0, weight_decay >= 0; got "
+    if epochs < 1 or batch_size < 1 or lr < 0 or weight_decay < 0:  # lr 0 is a mistake it reproduces (helpers.causes)
+        raise ValueError(f"train_loop needs epochs >= 1, batch_size >= 1, lr >= 0, weight_decay >= 0; got "
                          f"{epochs}, {batch_size}, {lr}, {weight_decay}")
     criterion = _criterion(loss)
     dev = train_mod.resolve_device(device)

@@ -276,3 +276,14 @@ def test_epoch_scores_equal_evaluate():
         assert fast["labels_f1_zero"] == sum(r["precision"] == 0 and r["recall"] == 0 for r in full["per_label"])
     with pytest.raises(ValueError, match="shape"):
         M.epoch_scores(np.zeros((4, 3)), np.zeros((4, 2)))
+
+
+def test_epoch_scores_of_a_nan_model_are_nan_not_a_crash():
+    # a model whose weights went NaN mid-training: the loop records NaN scores and what p >= 0.5 predicts (nothing)
+    y = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    p = np.full((3, 2), np.nan, dtype=np.float32)
+    m = M.epoch_scores(y, p)
+    assert np.isnan(m["micro_f1"]) and np.isnan(m["macro_f1"]) and np.isnan(m["map"])
+    assert m["pred_pos_rate"] == 0.0
+    p[0, 0] = 0.9  # partly NaN is still not a score
+    assert np.isnan(M.epoch_scores(y, p)["macro_f1"]) and M.epoch_scores(y, p)["pred_pos_rate"] == pytest.approx(1 / 6)
