@@ -48,6 +48,7 @@ SETS = {
     "splits": "sweeps/splits.yaml",
     "checker": "sweeps/checker.yaml",
     "front_door_causes": "sweeps/front_door_causes.yaml",
+    "start_here": "sweeps/start_here.yaml",
     "bce_stability": "sweeps/bce_stability.yaml",
     "bce_stability_yeast": "sweeps/bce_stability_yeast.yaml",
 }

@@ -446,6 +446,12 @@ SETS: tuple[EvidenceSet, ...] = (
                views=("tuned macro-F1", "mAP")),),
         note="seeds 1-5, 15 epochs"),
     EvidenceSet(
+        "start_here", "notebook 00's user-style script, a softmax in the model trained with BCELoss, and check_setup on "
+        "it (sweeps/start_here.yaml)", ("evidence/start_here",), (), (),
+        note="00's defaults: the scenes, 3 epochs of the user-style script",
+        held=(Held("cause:a softmax in the model with `BCELoss`", ("user_script_mistake_named",
+                                                                   "user_script_predicts_nothing"), (BALANCED,)),)),
+    EvidenceSet(
         "front_door_causes", "notebook 12's runs of the front door's causes that no other notebook trains, each "
         "against the correct run from the same initial weights and batches (sweeps/front_door_causes.yaml)",
         ("evidence/front_door_causes",),
