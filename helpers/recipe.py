@@ -301,6 +301,7 @@ LOOP_CAUSES = (
     ("weight decay far too large for Adam (an AdamW-sized 0.1)", "weight decay far too large"),
     ("learning rate too large", "lr x10"),
     ("a learning rate too small for the training budget (the book's lr / 10 over 10 epochs)", "lr /10"),
+    ("a learning rate too small for the training budget", "lr /10"),
     ("the first epochs with the default bias on sparse labels (the prior bias shortens them; it does not skip them)",
      "prior bias"),
 )
@@ -479,7 +480,10 @@ SETS: tuple[EvidenceSet, ...] = (
            for cause, run in LOOP_CAUSES),
          Backs(f"cause:{UNNORMALISED_CAUSE}", "mlp_inputs", (BALANCED,), views=("tuned macro-F1", "mAP"))),
         note="07's defaults: 2,000 balanced training scenes, 10 epochs, where the correct run is still improving, "
-             "so a slower run ('lr /10') shows as behind at this budget"),
+             "so a slower run ('lr /10') shows as behind at this budget",
+        held=(Held("cause:too few epochs", ("too_few_epochs_far_below_final",), (BALANCED,)),
+              Held("cause:a learning rate too small for the training budget",
+                   ("lr_too_small_behind_at_equal_budget", "lr_too_small_is_slower_not_broken"), (BALANCED,)))),
     EvidenceSet(
         "model_selection", "notebook 07's correct run where it overfits (sweeps/model_selection.yaml): the checkpoint "
         "each rule picks, scored on test", ("evidence/model_selection",),
@@ -915,10 +919,13 @@ def over_seeds(target: str, compact: bool = False) -> str:
         by_set.setdefault(es.name, (es, [], []))[2].append(h)
     clauses = []
     for es, bs, hs in by_set.values():
-        if bs:
-            clauses.append(clause(es, bs, compact))
-        if hs:
-            clauses.append(held_clause(es, hs))
+        try:
+            if bs:
+                clauses.append(clause(es, bs, compact))
+            if hs:
+                clauses.append(held_clause(es, hs))
+        except EvidenceMissing:  # registered, its runs not made yet (tests/test_recipe.py fails until it is committed)
+            clauses.append(f"`{es.folders[0]}` not made yet (`python -m helpers.make_evidence {es.name}`)")
     return " · ".join(clauses) if clauses else NO_SET
 
 
