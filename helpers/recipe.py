@@ -75,7 +75,8 @@ class Comparison:
     table the runs recorded (``tables.csv``, e.g. ``"cardinality"``). ``sesoi``: the smallest effect of
     interest (``sesoi_times``: scaled per regime by that column of the table, e.g. a Hamming-loss SESOI of
     0.01 x the data set's label density). ``what``: the comparison in words. ``regimes``: only these regimes of
-    the table (default all)."""
+    the table (default all); ``where``: only the rows whose columns have these values (compared as text).
+    """
 
     key: str
     what: str
@@ -87,6 +88,7 @@ class Comparison:
     sesoi: float = 0.01
     regimes: tuple[str, ...] = ()  # only these regimes of the table (default: all)
     sesoi_times: str = ""  # a column of the table: each regime's SESOI is sesoi x its value there (e.g. density)
+    where: tuple[tuple[str, float | str], ...] = ()  # only rows with these values (a table recorded alike at every budget)
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("pretrained", "A pretrained backbone", "10_finetune_pretrained_backbone"),
     Finding("real_benchmarks", "The recipe on real benchmarks, against scikit-learn learners",
             "11_apply_recipe_real_benchmarks"),
+    Finding("front_door_causes", "The front door's other causes, each reproduced", "12_reproduce_front_door_causes"),
 )
 
 # --- the committed evidence sets: one entry per set ------------------------------------------------------
@@ -458,8 +461,9 @@ SETS: tuple[EvidenceSet, ...] = (
         ("evidence/front_door_causes",),
         (Comparison("causes", "each cause's run minus the correct run (a model with NaN outputs predicts no label "
                     "and ranks every example alike)", CAUSE_RUNS, "correct", (TUNED_F1, View("map", "tuned", "mAP"))),),
-        tuple(Backs(f"cause:{cause}", "causes", (BALANCED, TAIL33), setups=runs) for cause, runs, _ in FRONT_DOOR_CAUSES
-              if runs),
+        (*(Backs(f"cause:{cause}", "causes", (BALANCED, TAIL33), setups=runs) for cause, runs, _ in FRONT_DOOR_CAUSES
+           if runs),
+         Backs("finding:front_door_causes", "causes", (BALANCED, TAIL33))),
         note="12's defaults: 1,000 training scenes, 10 epochs; all_frozen raises at its first backward() and is "
              "judged by its claim only",
         held=tuple(Held(f"cause:{cause}", claims_, (BALANCED, TAIL33)) for cause, _, claims_ in FRONT_DOOR_CAUSES)),
@@ -704,6 +708,8 @@ def judge_set(es: EvidenceSet) -> pd.DataFrame:
         df = df[df["setup"].isin((*c.setups, c.reference))]
         if c.regimes:
             df = df[df["regime"].isin(c.regimes)]
+        for col, value in c.where:
+            df = df[df[col].astype(str) == str(value)]
         for v in c.views:
             for key, d in stats.paired_differences(df, ["regime", *c.by], v.metric, c.reference, v.threshold).items():
                 regime, *levels, setup = key
