@@ -35,6 +35,7 @@ SETS = {
     "pos_weight_dose": "sweeps/pos_weight_dose.yaml",
     "pos_weight_dose_large": "sweeps/pos_weight_dose_large.yaml",
     "pos_weight_dose_more": "sweeps/pos_weight_dose_more.yaml",
+    "pos_weight_budget": "sweeps/pos_weight_budget.yaml",
     "wrong_loss": "sweeps/wrong_loss.yaml",
     "wrong_loss_yeast": "sweeps/wrong_loss_yeast.yaml",
     "wrong_loss_full": "sweeps/wrong_loss_full.yaml",
