@@ -75,7 +75,8 @@ class Comparison:
     table the runs recorded (``tables.csv``, e.g. ``"cardinality"``). ``sesoi``: the smallest effect of
     interest (``sesoi_times``: scaled per regime by that column of the table, e.g. a Hamming-loss SESOI of
     0.01 x the data set's label density). ``what``: the comparison in words. ``regimes``: only these regimes of
-    the table (default all); ``where``: only the rows whose columns have these values (compared as text).
+    the table (default all); ``where``: only the rows whose column has that value, or one of a tuple of values (compared as
+    text), e.g. one budget of a table recorded alike at every budget.
     """
 
     key: str
@@ -88,7 +89,7 @@ class Comparison:
     sesoi: float = 0.01
     regimes: tuple[str, ...] = ()  # only these regimes of the table (default: all)
     sesoi_times: str = ""  # a column of the table: each regime's SESOI is sesoi x its value there (e.g. density)
-    where: tuple[tuple[str, float | str], ...] = ()  # only rows with these values (a table recorded alike at every budget)
+    where: tuple[tuple[str, object], ...] = ()  # only rows with this value (or one of a tuple's) in that column
 
 
 @dataclass(frozen=True)
@@ -709,7 +710,8 @@ def judge_set(es: EvidenceSet) -> pd.DataFrame:
         if c.regimes:
             df = df[df["regime"].isin(c.regimes)]
         for col, value in c.where:
-            df = df[df[col].astype(str) == str(value)]
+            allowed = [str(v) for v in (value if isinstance(value, tuple) else (value,))]
+            df = df[df[col].astype(str).isin(allowed)]
         for v in c.views:
             for key, d in stats.paired_differences(df, ["regime", *c.by], v.metric, c.reference, v.threshold).items():
                 regime, *levels, setup = key
