@@ -339,6 +339,59 @@ SEL_LOSS, SEL_F1, SEL_LAST = ("checkpoint: min val loss", "checkpoint: max val t
 SEL_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
              View("macro_f1", None, "macro-F1 at 0.5"))
 
+def _loop_mistakes_set(name: str, regime: str, note: str) -> EvidenceSet:
+    """Notebook 07's mistakes against its correct run, as sweeps/loop_mistakes.yaml declared them, on one regime."""
+    return EvidenceSet(
+        name, f"notebook 07's training-loop mistakes against the correct run (sweeps/{name}.yaml): "
+        "same data, initial weights and batches, at the same epoch budget", (f"evidence/{name}",),
+        (Comparison("mistakes", "each run minus the correct run", LOOP_RUNS, "correct", SEL_VIEWS),
+         Comparison("mlp_inputs", "an MLP on unnormalised inputs minus the same MLP on standardized ones",
+                    ("MLP unnormalised",), "MLP", SEL_VIEWS)),
+        (Backs("recipe:training_loop", "mistakes", (regime,),
+               setups=("eval mode", "no zero_grad", "head only", "stale parameters")),
+         Backs("recipe:inputs_bias_lr", "mistakes", (regime,),
+               setups=("lr x10", "lr /10", "prior bias", "unnormalised", "weight decay (SGD value)",
+                       "weight decay far too large")),
+         Backs("recipe:inputs_bias_lr", "mlp_inputs", (regime,)),
+         Backs("finding:beyond_loss", "mistakes", (regime,)),
+         *(Backs(f"cause:{cause}", "mistakes", (regime,), setups=(run,), views=("tuned macro-F1", "mAP"))
+           for cause, run in LOOP_CAUSES),
+         Backs(f"cause:{UNNORMALISED_CAUSE}", "mlp_inputs", (regime,), views=("tuned macro-F1", "mAP"))),
+        note=note,
+        held=(Held("cause:too few epochs", ("too_few_epochs_far_below_final",), (regime,)),
+              Held("cause:a learning rate too small for the training budget",
+                   ("lr_too_small_behind_at_equal_budget", "lr_too_small_is_slower_not_broken"), (regime,))))
+
+
+def _label_problems_set(name: str, regime: str, note: str) -> EvidenceSet:
+    """Notebook 08's corrupted and partial labels against clean ones, as sweeps/label_problems.yaml declared them,
+    on one regime."""
+    return EvidenceSet(
+        name, "notebook 08's corrupted and partial labels against clean labels "
+        f"(sweeps/{name}.yaml)", (f"evidence/{name}",),
+        (Comparison("corruption", "30% of the positives flipped (noise) or dropped (missing) minus clean labels",
+                    ("noise 0.3", "missing 0.3"), "clean", (TUNED_F1, MAP, F1_AT_HALF)),
+         Comparison("partial", "the masked loss minus filling unknown entries with 0, on partly annotated labels",
+                    ("partial masked loss",), "partial blanks as 0", (TUNED_F1, MAP, F1_AT_HALF))),
+        (Backs("recipe:partial_labels", "partial", (regime,)),
+         Backs("recipe:noisy_labels", "corruption", (regime,)),
+         Backs("finding:labels", "corruption", (regime,)),
+         Backs("finding:labels", "partial", (regime,))),
+        regime=regime, note=note,
+        held=(Held("recipe:label_columns", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns",
+                                            "split_check_quiet_on_aligned"), (regime,)),
+              Held("recipe:shuffled_labels", ("shuffled_labels_train_loss_falls",
+                                              "shuffled_labels_validation_at_chance"), (regime,)),
+              Held("finding:labels", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
+                   (regime,)),
+              # frequency per label and split: the labels-only check that catches misaligned columns (step 1)
+              Held("recipe:labels_first", ("split_check_flags_misaligned_columns",), (regime,)),
+              Held(f"cause:{MISALIGNED_CAUSE}", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
+                   (regime,)),
+              Held(f"cause:{SHUFFLED_CAUSE}", ("shuffled_labels_train_loss_falls",
+                                               "shuffled_labels_validation_at_chance"), (regime,))))
+
+
 SETS: tuple[EvidenceSet, ...] = (
     EvidenceSet(
         "wrong_loss", "notebook 02's wrong losses against BCE on logits (sweeps/wrong_loss.yaml, "
@@ -367,6 +420,37 @@ SETS: tuple[EvidenceSet, ...] = (
          Backs("recipe:labels_first", "cardinality", (BALANCED,), views=("micro-F1 at 0.5",), levels=("1", "4"))),
         note="scenes: 500 training scenes, 10 epochs, below 02's learning precondition of 1,000 rows, so a slower "
              "loss shows as behind; tail 3.3 from 02's long-tailed MSE section, its tail-3.3 runs having failed"),
+    EvidenceSet(
+        "wrong_loss_full", "notebook 02's wrong losses against BCE on logits at 02's own size, at two budgets "
+        "(sweeps/wrong_loss_full.yaml)", ("evidence/wrong_loss_full",),
+        (Comparison("losses", "each wrong loss minus BCE on logits, by budget", LOSSES, "bce_with_logits",
+                    (TUNED_F1, MAP, F1_AT_HALF), by=("epochs",)),
+         Comparison("cardinality", "cross-entropy minus BCE on logits, by digits per scene (02's cardinality fits "
+                    "train 8 epochs whatever the main budget, so they are read once, from the 15-epoch runs)",
+                    ("cross_entropy",), "bce_with_logits", (View("micro_f1", None, "micro-F1 at 0.5"),
+                                                            View("map", None, "mAP")),
+                    table="cardinality", by=("objects_per_scene",), where=(("epochs", 15), ("objects_per_scene", (1, 4))))),
+        (Backs("recipe:loss", "losses", (BALANCED, TAIL33), views=("tuned macro-F1", "mAP")),
+         Backs("finding:cross_entropy", "losses", (BALANCED, TAIL33), setups=("cross_entropy",)),
+         Backs("finding:cross_entropy", "cardinality", (BALANCED, TAIL33)),
+         Backs("finding:double_sigmoid", "losses", (BALANCED, TAIL33), setups=("double_sigmoid",)),
+         Backs("finding:mse", "losses", (BALANCED, TAIL33), setups=("mse",)),
+         Backs("finding:bce_default", "losses", (BALANCED, TAIL33), views=("tuned macro-F1",)),
+         Backs(f"cause:{DS_CAUSE}", "losses", (BALANCED, TAIL33), setups=("double_sigmoid",), views=("mAP",)),
+         Backs(f"cause:{DS_CAUSE_EVERY}", "losses", (BALANCED, TAIL33), setups=("double_sigmoid",), views=("mAP",)),
+         Backs(f"cause:{CE_CAUSE}", "cardinality", (BALANCED, TAIL33), views=("micro-F1 at 0.5",)),
+         Backs("recipe:labels_first", "cardinality", (BALANCED, TAIL33), views=("micro-F1 at 0.5",))),
+        note="02's defaults (2,000 training scenes), 15 and 45 epochs, seeds 1-5; a long-tailed run whose one-digit "
+             "cardinality scenes lacked a label failed and is kept as failed"),
+    EvidenceSet(
+        "pos_weight_budget", "notebook 04's pos_weight = negatives / positives against plain BCE at 1,000 training "
+        "scenes over longer budgets (sweeps/pos_weight_budget.yaml): 45 and 90 epochs, tails 3.3 and 2.0",
+        ("evidence/pos_weight_budget",),
+        (Comparison("budget", "neg_over_pos minus plain BCE, by budget (epochs)", ("bce_with_logits+neg_over_pos",),
+                    "bce_with_logits", (TUNED_F1, MAP, F1_AT_HALF), by=("epochs",)),),
+        (Backs("recipe:rare_labels", "budget", (TAIL33, TAIL2), views=("tuned macro-F1", "mAP")),
+         Backs("finding:pos_weight", "budget", (TAIL33, TAIL2))),
+        note="1,000 training scenes (the dose's smallest size, where it gained at 15 epochs), 10 seeds"),
     EvidenceSet(
         "imbalance", "notebook 04's rare-label strategies against plain BCE (sweeps/imbalance.yaml): 4,000 training "
         "scenes, 15 epochs; the table notebook 05 judges", ("evidence/imbalance",),
@@ -468,27 +552,10 @@ SETS: tuple[EvidenceSet, ...] = (
         note="12's defaults: 1,000 training scenes, 10 epochs; all_frozen raises at its first backward() and is "
              "judged by its claim only",
         held=tuple(Held(f"cause:{cause}", claims_, (BALANCED, TAIL33)) for cause, _, claims_ in FRONT_DOOR_CAUSES)),
-    EvidenceSet(
-        "loop_mistakes", "notebook 07's training-loop mistakes against the correct run (sweeps/loop_mistakes.yaml): "
-        "same data, initial weights and batches, at the same epoch budget", ("evidence/loop_mistakes",),
-        (Comparison("mistakes", "each run minus the correct run", LOOP_RUNS, "correct", SEL_VIEWS),
-         Comparison("mlp_inputs", "an MLP on unnormalised inputs minus the same MLP on standardized ones",
-                    ("MLP unnormalised",), "MLP", SEL_VIEWS)),
-        (Backs("recipe:training_loop", "mistakes", (BALANCED,),
-               setups=("eval mode", "no zero_grad", "head only", "stale parameters")),
-         Backs("recipe:inputs_bias_lr", "mistakes", (BALANCED,),
-               setups=("lr x10", "lr /10", "prior bias", "unnormalised", "weight decay (SGD value)",
-                       "weight decay far too large")),
-         Backs("recipe:inputs_bias_lr", "mlp_inputs", (BALANCED,)),
-         Backs("finding:beyond_loss", "mistakes", (BALANCED,)),
-         *(Backs(f"cause:{cause}", "mistakes", (BALANCED,), setups=(run,), views=("tuned macro-F1", "mAP"))
-           for cause, run in LOOP_CAUSES),
-         Backs(f"cause:{UNNORMALISED_CAUSE}", "mlp_inputs", (BALANCED,), views=("tuned macro-F1", "mAP"))),
-        note="07's defaults: 2,000 balanced training scenes, 10 epochs, where the correct run is still improving, "
-             "so a slower run ('lr /10') shows as behind at this budget",
-        held=(Held("cause:too few epochs", ("too_few_epochs_far_below_final",), (BALANCED,)),
-              Held("cause:a learning rate too small for the training budget",
-                   ("lr_too_small_behind_at_equal_budget", "lr_too_small_is_slower_not_broken"), (BALANCED,)))),
+    _loop_mistakes_set("loop_mistakes", BALANCED, "07's defaults: 2,000 balanced training scenes, 10 epochs, where the "
+                       "correct run is still improving, so a slower run ('lr /10') shows as behind at this budget"),
+    _loop_mistakes_set("loop_mistakes_yeast", "yeast", "07's defaults on yeast (its standard split), seeds 1-5; "
+                       "its own Holm family"),
     EvidenceSet(
         "model_selection", "notebook 07's correct run where it overfits (sweeps/model_selection.yaml): the checkpoint "
         "each rule picks, scored on test", ("evidence/model_selection",),
@@ -568,30 +635,9 @@ SETS: tuple[EvidenceSet, ...] = (
         note="06's defaults (2,000 balanced scenes; the article's batch weights on long-tailed scenes) and yeast",
         held=(Held("recipe:check_setup", CHECKER_CLAIMS, (BALANCED, "yeast")),
               *(Held(f"cause:{cause}", ids, (BALANCED, "yeast")) for cause, ids in CHECKER_CAUSES))),
-    EvidenceSet(
-        "label_problems", "notebook 08's corrupted and partial labels against clean labels "
-        "(sweeps/label_problems.yaml)", ("evidence/label_problems",),
-        (Comparison("corruption", "30% of the positives flipped (noise) or dropped (missing) minus clean labels",
-                    ("noise 0.3", "missing 0.3"), "clean", (TUNED_F1, MAP, F1_AT_HALF)),
-         Comparison("partial", "the masked loss minus filling unknown entries with 0, on partly annotated labels",
-                    ("partial masked loss",), "partial blanks as 0", (TUNED_F1, MAP, F1_AT_HALF))),
-        (Backs("recipe:partial_labels", "partial", (TAIL25,)),
-         Backs("recipe:noisy_labels", "corruption", (TAIL25,)),
-         Backs("finding:labels", "corruption", (TAIL25,)),
-         Backs("finding:labels", "partial", (TAIL25,))),
-        regime=TAIL25, note="08's default scenes (2,000 training scenes, tail 2.5, 8 epochs)",
-        held=(Held("recipe:label_columns", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns",
-                                            "split_check_quiet_on_aligned"), (TAIL25,)),
-              Held("recipe:shuffled_labels", ("shuffled_labels_train_loss_falls",
-                                              "shuffled_labels_validation_at_chance"), (TAIL25,)),
-              Held("finding:labels", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
-                   (TAIL25,)),
-              # frequency per label and split: the labels-only check that catches misaligned columns (step 1)
-              Held("recipe:labels_first", ("split_check_flags_misaligned_columns",), (TAIL25,)),
-              Held(f"cause:{MISALIGNED_CAUSE}", ("misaligned_test_near_chance", "split_check_flags_misaligned_columns"),
-                   (TAIL25,)),
-              Held(f"cause:{SHUFFLED_CAUSE}", ("shuffled_labels_train_loss_falls",
-                                               "shuffled_labels_validation_at_chance"), (TAIL25,)))),
+    _label_problems_set("label_problems", TAIL25, "08's default scenes (2,000 training scenes, tail 2.5, 8 epochs)"),
+    _label_problems_set("label_problems_yeast", "yeast", "08's sections on yeast (its standard split), seeds 1-5; "
+                        "its own Holm family"),
 )
 
 
