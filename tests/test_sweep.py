@@ -529,3 +529,20 @@ def test_interrupt_and_kill_lose_no_completed_run(tmp_path, capsys):
     pids = [(d, re.fullmatch(r"helpers-sweep-(\d+)-\w+", d.name)) for d in Path(tempfile.gettempdir()).iterdir()]
     stale = [d for d, m in pids if m and int(m.group(1)) in killed]
     assert not stale, stale
+
+
+def test_a_sweeps_kernels_import_the_helpers_of_the_notebooks_checkout(tmp_path, tmp_path_factory, monkeypatch):
+    """A sweep run from a second checkout (a git worktree, sharing the first's virtual environment and its
+    editable install) must run that checkout's helpers, the code its records name."""
+    from helpers.sweep.execution import project_path_env
+
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = project_path_env(tmp_path / "notebooks")
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/elsewhere"]
+    monkeypatch.delenv("PYTHONPATH")
+    assert project_path_env(tmp_path / "notebooks") == {"PYTHONPATH": str(tmp_path)}
+    assert project_path_env(None) == {}
+    assert project_path_env(tmp_path_factory.mktemp("bare")) == {}  # no checkout above it
