@@ -35,7 +35,6 @@ from helpers import losses as losses_mod
 from helpers import metrics as metrics_mod
 from helpers import mistakes as mistakes_mod
 from helpers import models as models_mod
-from helpers import results as results_mod
 from helpers import train as train_mod
 from helpers.diagnose import Monitor, check_setup
 
@@ -265,15 +264,3 @@ def table(data, runs: dict[str, CauseRun]) -> pd.DataFrame:
     """One row per run (``correct`` first), the columns of :func:`scores`."""
     return pd.DataFrame([scores(data, r) for r in runs.values()]).set_index("cause")
 
-
-def result_entries(table_: pd.DataFrame) -> list[dict]:
-    """The record's ``results`` list: per run, one entry scored at 0.5 and one with thresholds tuned on
-    validation (``macro_f1``, ``map``; at 0.5 also ``micro_f1`` and ``pred_pos_rate``), with its error."""
-    out = []
-    for name, r in table_.iterrows():
-        at_half = {"macro_f1": r["macro-F1 at 0.5"], "micro_f1": r["micro-F1 at 0.5"], "map": r["mAP"],
-                   "pred_pos_rate": r["pred_pos_rate at 0.5"]}
-        out += [results_mod.result_entry(name, at_half, threshold="0.5", error=r["error"]),
-                results_mod.result_entry(name, {"macro_f1": r["tuned macro-F1"], "map": r["mAP"]}, threshold="tuned",
-                                         error=r["error"])]
-    return out
