@@ -287,7 +287,7 @@ FRONT_DOOR_CAUSES = (  # (cause text in helpers/frontdoor.py, notebook 12's runs
      ("nonnegative_logits_flagged", "nonnegative_logits_learn_no_ranking")),
     ("`pos_weight` far too large (100 times negatives / positives)", ("pos_weight_too_large",),
      ("pos_weight_too_large_predicts_every_label", "pos_weight_too_large_flagged")),
-    ("`pos_weight` inverted (positives / negatives), on long-tailed labels", ("pos_weight_inverted",),
+    ("`pos_weight` inverted (positives / negatives)", ("pos_weight_inverted",),
      ("pos_weight_inverted_flagged",)),
     ("a learning rate of 0", ("lr_zero",), ("lr_zero_loss_flat", "lr_zero_flagged")),
     ("a learning rate far too large (Adam at 1,000 times the book's 3e-3)", ("lr_far_too_large",),
@@ -554,7 +554,7 @@ SETS: tuple[EvidenceSet, ...] = (
              "judged by its claim only",
         held=(*(Held(f"cause:{cause}", claims_, (BALANCED, TAIL33)) for cause, _, claims_ in FRONT_DOOR_CAUSES),
               # judged on 12's long-tailed pair (tail 3.3 at every run's seed): the tail-3.3 runs hold each seed once
-              Held("cause:`pos_weight` inverted (positives / negatives), on long-tailed labels",
+              Held("cause:`pos_weight` inverted (positives / negatives)",
                    ("pos_weight_inverted_hits_macro_f1",), (TAIL33,)))),
     _loop_mistakes_set("loop_mistakes", BALANCED, "07's defaults: 2,000 balanced training scenes, 10 epochs, where the "
                        "correct run is still improving, so a slower run ('lr /10') shows as behind at this budget"),
