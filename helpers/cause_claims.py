@@ -83,16 +83,8 @@ def gather(table: pd.DataFrame, Y_train: np.ndarray, long_table: pd.DataFrame | 
             holds=lambda: table.loc["pos_weight_too_large", "pred_pos_rate at 0.5"] > EVERY_LABEL,
             evidence=ev("pos_weight_too_large", extra=("pos_weight_min", "pos_weight_max")),
             applies="pos_weight_too_large" in ran, why_not="pos_weight_too_large was not run"),
-        "pos_weight_too_large_flagged": dict(
-            holds=lambda: "POS_WEIGHT_INVALID" in _codes(table, "pos_weight_too_large", "check_setup codes"),
-            evidence={"check_setup codes": table.loc["pos_weight_too_large", "check_setup codes"]
-                      if "pos_weight_too_large" in ran else ""},
-            applies="pos_weight_too_large" in ran, why_not="pos_weight_too_large was not run"),
-        "pos_weight_inverted_flagged": dict(
-            holds=lambda: "POS_WEIGHT_INVERTED" in _codes(table, "pos_weight_inverted", "check_setup codes"),
-            evidence={"check_setup codes": table.loc["pos_weight_inverted", "check_setup codes"]
-                      if "pos_weight_inverted" in ran else ""},
-            applies="pos_weight_inverted" in ran, why_not="pos_weight_inverted was not run"),
+        "pos_weight_too_large_flagged": _flagged(table, "pos_weight_too_large", "POS_WEIGHT_INVALID"),
+        "pos_weight_inverted_flagged": _flagged(table, "pos_weight_inverted", "POS_WEIGHT_INVERTED"),
         "pos_weight_inverted_hits_macro_f1": dict(
             holds=lambda: _gap(long_table, "pos_weight_inverted") > GAP,
             evidence={r: {c: long_table.loc[r, c] for c in ("macro-F1 at 0.5", "micro-F1 at 0.5", "tuned macro-F1", "mAP")}
@@ -129,11 +121,7 @@ def gather(table: pd.DataFrame, Y_train: np.ndarray, long_table: pd.DataFrame | 
             evidence=ev("lr_far_too_large", extra=("lr_used",)),
             applies="lr_far_too_large" in ran and learns,
             why_not=learns_why if "lr_far_too_large" in ran else "lr_far_too_large was not run"),
-        "lr_far_too_large_flagged": dict(
-            holds=lambda: "LEARNING_RATE" in _codes(table, "lr_far_too_large", "check_setup codes"),
-            evidence={"check_setup codes": table.loc["lr_far_too_large", "check_setup codes"]
-                      if "lr_far_too_large" in ran else ""},
-            applies="lr_far_too_large" in ran, why_not="lr_far_too_large was not run"),
+        "lr_far_too_large_flagged": _flagged(table, "lr_far_too_large", "LEARNING_RATE"),
         "one_nan_poisons_the_run": dict(
             holds=lambda: all(table.loc[r, "first non-finite epoch"] == 1 and bool(table.loc[r, "non-finite outputs"])
                               for r in nan_runs),
@@ -146,6 +134,14 @@ def gather(table: pd.DataFrame, Y_train: np.ndarray, long_table: pd.DataFrame | 
             applies=bool(nan_runs), why_not="neither nan_inputs nor nan_targets was run"),
     }
     return out
+
+
+def _flagged(table: pd.DataFrame, run: str, code: str) -> dict:
+    """The claim that ``check_setup`` names ``run``'s mistake by ``code``; it applies when ``run`` was run."""
+    ran = run in table.index
+    return dict(holds=lambda: code in _codes(table, run, "check_setup codes"),
+                evidence={"check_setup codes": table.loc[run, "check_setup codes"] if ran else ""},
+                applies=ran, why_not=f"{run} was not run")
 
 
 def _gap(table: pd.DataFrame, run: str) -> float:

@@ -279,6 +279,18 @@ LOOP_RUNS = ("lr x10", "lr /10", "prior bias", "eval mode", "no zero_grad", "hea
              "unnormalised", "weight decay (SGD value)", "weight decay far too large", "sorted, not shuffled")
 REAL_SETS = ("yeast", "scene", "emotions", "medical", "genbase")
 MANY_REAL_SETS = ("enron", "bibtex")  # sweeps/real_benchmarks_many.yaml
+# notebook 11's goal (the network against the best same-run scikit-learn learner) and its prior-bias step, as
+# sweeps/real_benchmarks.yaml and sweeps/real_benchmarks_many.yaml declared them
+GOAL_COMPARISONS = (
+    Comparison("vs_sklearn", "the network minus the best scikit-learn learner, micro-F1 (one threshold chosen on "
+               "validation)", ("network",), "best_sklearn", (View("micro_f1", "tuned", "micro-F1 (threshold from validation)"),)),
+    Comparison("vs_sklearn_hamming", "the network minus the best scikit-learn learner, Hamming loss (lower is better; "
+               "smallest effect of interest 0.01 x the data set's label density, as declared)", ("network",),
+               "best_sklearn", (View("hamming_loss", "tuned", "Hamming loss"),), sesoi_times="density"),
+)
+PRIOR_COMPARISON = Comparison("prior_bias", "the network minus the same network with the default bias init", ("network",),
+                              "network_default_init", (TUNED_F1, View("map", "tuned", "mAP"),
+                                                       View("micro_f1", "tuned", "micro-F1 (threshold from validation)")))
 # notebook 12 (helpers/causes.py): its runs compared with the correct run, and the front door's causes they back
 CAUSE_RUNS = ("relu_before_loss", "softplus_before_loss", "pos_weight_too_large", "pos_weight_inverted", "lr_zero",
               "lr_far_too_large", "nan_inputs", "nan_targets")
@@ -489,13 +501,7 @@ SETS: tuple[EvidenceSet, ...] = (
         "(binary relevance with logistic regression, random forest, k-nearest neighbours, classifier chains; the best "
         "on test, per metric, which can only favour the learners) on MULAN's standard splits "
         "(sweeps/real_benchmarks.yaml; its family as declared there: 10 comparisons)", ("evidence/real_benchmarks",),
-        (Comparison("vs_sklearn", "the network minus the best scikit-learn learner, micro-F1 (one threshold chosen on "
-                    "validation)", ("network",), "best_sklearn",
-                    (View("micro_f1", "tuned", "micro-F1 (threshold from validation)"),)),
-         Comparison("vs_sklearn_hamming", "the network minus the best scikit-learn learner, Hamming loss (lower is "
-                    "better; smallest effect of interest 0.01 x the data set's label density, as declared)",
-                    ("network",), "best_sklearn", (View("hamming_loss", "tuned", "Hamming loss"),),
-                    sesoi_times="density")),
+        GOAL_COMPARISONS,
         (Backs("finding:real_benchmarks", "vs_sklearn", REAL_SETS),
          Backs("finding:real_benchmarks", "vs_sklearn_hamming", REAL_SETS)),
         note="seeds 1-5 (seed 0 was the development seed), 15 epochs; enron and bibtex: set real_benchmarks_many; "
@@ -504,10 +510,7 @@ SETS: tuple[EvidenceSet, ...] = (
         "real_benchmarks_prior", "notebook 11's prior-bias step: the recipe's network against the same network with "
         "PyTorch's default bias (sweeps/real_benchmarks.yaml; its family as declared there: 15 comparisons)",
         ("evidence/real_benchmarks",),
-        (Comparison("prior_bias", "the network minus the same network with the default bias init",
-                    ("network",), "network_default_init",
-                    (TUNED_F1, View("map", "tuned", "mAP"), View("micro_f1", "tuned", "micro-F1 (threshold from "
-                                                                 "validation)"))),),
+        (PRIOR_COMPARISON,),
         (Backs("recipe:inputs_bias_lr", "prior_bias", REAL_SETS, setups=("network",), views=("tuned macro-F1", "mAP")),),
         note="seeds 1-5 (seed 0 was the development seed), 15 epochs"),
     EvidenceSet(
@@ -515,13 +518,7 @@ SETS: tuple[EvidenceSet, ...] = (
         "(159): the recipe's network against the best same-run scikit-learn learner, as in real_benchmarks "
         "(sweeps/real_benchmarks_many.yaml; its own family as declared there: 4 comparisons)",
         ("evidence/real_benchmarks_many",),
-        (Comparison("vs_sklearn", "the network minus the best scikit-learn learner, micro-F1 (one threshold chosen on "
-                    "validation)", ("network",), "best_sklearn",
-                    (View("micro_f1", "tuned", "micro-F1 (threshold from validation)"),)),
-         Comparison("vs_sklearn_hamming", "the network minus the best scikit-learn learner, Hamming loss (lower is "
-                    "better; smallest effect of interest 0.01 x the data set's label density, as declared)",
-                    ("network",), "best_sklearn", (View("hamming_loss", "tuned", "Hamming loss"),),
-                    sesoi_times="density")),
+        GOAL_COMPARISONS,
         (Backs("finding:real_benchmarks", "vs_sklearn", MANY_REAL_SETS),
          Backs("finding:real_benchmarks", "vs_sklearn_hamming", MANY_REAL_SETS)),
         note="seeds 1-5, 15 epochs, the notebook's defaults (nothing tuned on enron or bibtex)"),
@@ -529,10 +526,7 @@ SETS: tuple[EvidenceSet, ...] = (
         "real_benchmarks_many_prior", "notebook 11's prior-bias step on enron and bibtex: the recipe's network "
         "against the same network with PyTorch's default bias (sweeps/real_benchmarks_many.yaml; its own family "
         "as declared there: 6 comparisons)", ("evidence/real_benchmarks_many",),
-        (Comparison("prior_bias", "the network minus the same network with the default bias init",
-                    ("network",), "network_default_init",
-                    (TUNED_F1, View("map", "tuned", "mAP"), View("micro_f1", "tuned", "micro-F1 (threshold from "
-                                                                 "validation)"))),),
+        (PRIOR_COMPARISON,),
         (Backs("recipe:inputs_bias_lr", "prior_bias", MANY_REAL_SETS, setups=("network",),
                views=("tuned macro-F1", "mAP")),),
         note="seeds 1-5, 15 epochs"),
