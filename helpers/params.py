@@ -35,10 +35,12 @@ def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def fail(name: str, value: Any, expected: str) -> None:
-    """Raise the one-line error for parameter ``name``."""
+def fail(name: str, value: Any, expected: str, example: str = "") -> None:
+    """Raise the one-line error for parameter ``name``; ``example`` is how to pass a right value on papermill's
+    command line (default ``-p NAME VALUE``; a list needs ``-y``, YAML, since ``-p`` passes a string)."""
     __tracebackhide__ = True  # IPython and pytest hide this frame: the reader sees the message
-    raise ParameterError(f"parameter `{name}`: got {_show(value)}; {expected} (e.g. papermill -p {name} VALUE)")
+    raise ParameterError(f"parameter `{name}`: got {_show(value)}; {expected} "
+                         f"(e.g. papermill {example or f'-p {name} VALUE'})")
 
 
 def require(condition: bool, name: str, value: Any, expected: str) -> None:
@@ -128,11 +130,12 @@ def subset(options: Iterable[str], min_len: int = 1) -> Rule:
     def rule(name: str, value: Any) -> None:
         __tracebackhide__ = True
         want = f"give a list of at least {min_len} distinct names from {options}"
+        example = f"-y '{name}: [{', '.join(options[:max(min_len, 2)])}]'"
         if not isinstance(value, list | tuple) or len(value) < min_len or len(set(map(repr, value))) != len(value):
-            fail(name, value, want)
+            fail(name, value, want, example)
         unknown = [v for v in value if v not in options]
         if unknown:
-            fail(name, value, f"{unknown[0]!r} is not known; {want}")
+            fail(name, value, f"{unknown[0]!r} is not known; {want}", example)
     return rule
 
 

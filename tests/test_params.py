@@ -86,3 +86,12 @@ def test_on_failed_claim_accepts_the_three_modes_and_refuses_the_rest_in_one_lin
     assert "'stop'" in text and "'record'" in text and "'auto'" in text
     _msg(rule, True, "on_failed_claim")
     _msg(rule, None, "on_failed_claim")
+
+
+def test_a_list_parameter_is_shown_passed_with_yaml_not_p():
+    # papermill -p passes a string: a list parameter needs -y (found passing -p data '["enron", "bibtex"]' to 11)
+    with pytest.raises(params.ParameterError) as e:
+        params.subset(["yeast", "scene", "enron"])("data", '["yeast", "scene"]')
+    assert "papermill -y 'data: [yeast, scene]'" in str(e.value) and "-p data" not in str(e.value)
+    with pytest.raises(params.ParameterError, match=r"papermill -p epochs VALUE"):
+        params.integer(min=1)("epochs", 0)
