@@ -41,7 +41,7 @@ def tally(folders: Sequence[Path], claims: Sequence[str], regime_of: Callable[[p
     for claim in claims:
         for regime, g in by_run[by_run["claim"] == claim].groupby("regime", sort=False):
             counts = g["status"].value_counts()
-            failed = sorted(int(s) for s in g.loc[g["status"] == "failed", "seed"])
+            failed = sorted({int(s) for s in g.loc[g["status"] == "failed", "seed"]})  # a seed once, whatever its runs
             rows.append({"claim": claim, "regime": regime, "runs": len(g), "seeds": g["seed"].nunique(),
                          "held": int(counts.get("held", 0)), "failed": int(counts.get("failed", 0)),
                          "not applicable": int(counts.get("not applicable", 0)),
