@@ -76,6 +76,11 @@ EXTRA: dict[str, list[tuple[Any, str]]] = {
     "lr_factor": [(1.0, VALID)],
     "on_failed_claim": [("stop", VALID), ("record", VALID), ("continue", BAD), (None, BAD)],
 }
+# List parameters for which the empty list is a documented value (every other list parameter must be given at
+# least one item): the reason is the notebook's own parameter comment.
+EMPTY_LIST_VALID: dict[str, str] = {
+    "label_counts": "09: `[]` skips the all-zero-phase sweep",
+}
 # Parameters whose defaults other parameters may take ("equal to another parameter's default") only
 # when that is not larger: a larger int could be n_train's 2000 as a number of epochs.
 _WRONG_TYPE = {"int": ("x", 1.5), "float": ("x",), "bool": ("yes",), "str": (3,), "list": ("x",)}
@@ -151,7 +156,7 @@ def values_for(name: str, kind: str, default: Any, others: dict[str, dict[str, A
     elif kind == "bool" and isinstance(default, bool):
         found.append((not default, VALID))
     elif kind == "list" and isinstance(default, list):
-        found += [(s, VALID) for s in _subsets(default)] + [([], BAD)]
+        found += [(s, VALID) for s in _subsets(default)] + [([], VALID if name in EMPTY_LIST_VALID else BAD)]
     for other, p in others.items():  # the default of another parameter of the same type
         v = p["default"]
         if other == name or p["type"] != kind or kind not in ("int", "float") or isinstance(v, bool):
@@ -241,8 +246,48 @@ def classify(case: Case, error: dict[str, str] | None, claims: Sequence[dict[str
     return {"outcome": "crash", "detail": f"{ename}: {last}"[:300], "good": False}
 
 
+ROW_NAME = "row.json"  # each case's classified row, written into its folder when the run ends
+
+
+def case_key(case: Case) -> dict[str, str]:
+    """What identifies a case in its folder's ``row.json`` (a resumed run reuses a row only when it matches)."""
+    return {"notebook": case.notebook.as_posix(), "parameter": case.parameter, "value": repr(case.value),
+            "expected": case.expected}
+
+
+def finished_rows(todo: Sequence[Case], out_root: Path) -> dict[int, dict[str, Any]]:
+    """The rows of the cases already run under ``out_root`` (``--resume``): case ``i`` counts as run when
+    ``case_NNN/row.json`` exists and names the same case at the same commit; anything else is run again."""
+    import json
+
+    commit = results.git_commit()
+    done = {}
+    for i, c in enumerate(todo):
+        path = out_root / f"case_{i:03d}" / ROW_NAME
+        if not path.is_file():
+            continue
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if saved.get("key") == case_key(c) and saved.get("commit") == commit and commit is not None:
+            done[i] = saved["row"]
+    return done
+
+
 def _run_case(case: Case, folder: Path, threads: int | None) -> dict[str, Any]:
-    """Pool task: run one case into ``folder`` and classify it (never raises)."""
+    """Pool task: run one case into ``folder`` and classify it (never raises); the row is also written to
+    ``folder/row.json`` with the case and the commit, so that ``--resume`` can skip it."""
+    row = _run_case_row(case, folder, threads)
+    import json
+
+    saved = {"key": case_key(case), "commit": results.git_commit(), "row": row}
+    results.write_bytes_atomic(folder / ROW_NAME, json.dumps(saved, indent=1).encode("utf-8"))
+    return row
+
+
+def _run_case_row(case: Case, folder: Path, threads: int | None) -> dict[str, Any]:
+    """Run one case into ``folder`` and classify it (never raises)."""
     import papermill as pm
 
     from helpers import claims as claims_mod
@@ -303,8 +348,9 @@ def format_table(frame: pd.DataFrame) -> str:
 
 
 def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
-              progress: bool = True) -> pd.DataFrame:
-    """Run the cases side by side (``workers`` kernels) under ``out_root``, one folder per case."""
+              progress: bool = True, resume: bool = False) -> pd.DataFrame:
+    """Run the cases side by side (``workers`` kernels) under ``out_root``, one folder per case; with
+    ``resume``, the cases already run there at this commit (:func:`finished_rows`) are not run again."""
     import multiprocessing
 
     from helpers import book, kernels
@@ -315,10 +361,13 @@ def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
     threads = None if workers == 1 else kernels.threads_per_worker(workers)
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    rows: dict[int, dict[str, Any]] = {}
+    rows: dict[int, dict[str, Any]] = finished_rows(todo, out_root) if resume else {}
+    if progress and rows:
+        print(f"resuming in {out_root}: {len(rows)} of {len(todo)} cases already run at this commit",
+              file=sys.stderr, flush=True)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=book._ignore_sigint) as pool:
         futures = {pool.submit(_run_case, c, out_root / f"case_{i:03d}", threads): i
-                   for i, c in enumerate(todo)}
+                   for i, c in enumerate(todo) if i not in rows}
         try:
             for fut in as_completed(futures):
                 i = futures[fut]
@@ -340,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-values", type=int, default=None, help="at most this many values per parameter")
     ap.add_argument("--workers", type=int, default=1, help="notebooks run side by side (default 1)")
     ap.add_argument("--out", default=None, help="folder for the runs (default: a new temporary folder)")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --out: skip the cases already run there at this commit (a long run split over days)")
     ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
     ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
     ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
@@ -377,9 +428,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i, c in enumerate(todo):
             print(f"{i:4d}  {c.notebook.stem}  {c.parameter}={c.shown}  ({c.expected})")
         return 0
+    if a.resume and not a.out:
+        print("error: --resume needs --out, the folder of the runs to resume", file=sys.stderr)
+        return 2
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="helpers-param-sweep-"))
     try:
-        frame = run_cases(todo, out, workers=a.workers)
+        frame = run_cases(todo, out, workers=a.workers, resume=a.resume)
     except KeyboardInterrupt:
         print(f"interrupted; the runs so far are in {out}", file=sys.stderr)
         return 130

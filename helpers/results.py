@@ -214,7 +214,8 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{display_path(path)} is not valid JSON ({e}); delete it and rerun") from None
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The checkout's HEAD commit (12 hex digits), or None outside git."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
@@ -244,7 +245,7 @@ def env_info(device: str | None = None) -> dict[str, Any]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "device": dev,
         "device_name": torch.cuda.get_device_name(0) if dev.startswith("cuda") else platform.processor() or "cpu",
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "executable": sys.executable,
     }
     return info

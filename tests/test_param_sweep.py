@@ -142,3 +142,41 @@ def test_a_run_with_failed_claims_recorded_is_counted_as_its_own_outcome():
     rows = [{"notebook": "02_x", "parameter": "data", "value": "yeast.npz", "expected": "valid",
              "outcome": ps.OK_FAILED, "detail": "3 held, 4 failed (a, b, c, d), 7 n.a.", "good": True, "wall_s": 60.0}]
     assert ps.format_table(ps.table(rows)).splitlines()[-1] == "1 runs: 1 ok with failed claims; 0 not good"
+
+
+def test_an_empty_list_is_valid_only_where_a_notebook_documents_it():
+    assert ([], ps.VALID) in ps.values_for("label_counts", "list", [20, 50, 100], {})
+    assert ([], ps.BAD) in ps.values_for("setups", "list", ["a", "b"], {})
+
+
+def test_resume_reuses_a_row_only_for_the_same_case_at_the_same_commit(tmp_path, monkeypatch):
+    import json
+
+    other = ps.Case(CASE.notebook, CASE.parameter, "another value", CASE.expected)
+    row = {"notebook": "x", "parameter": CASE.parameter, "value": CASE.shown, "expected": CASE.expected,
+           "outcome": "ok", "detail": "1 held, 0 n.a.", "good": True, "wall_s": 1.0}
+    monkeypatch.setattr(ps.results, "git_commit", lambda: "abc123")
+    for i, (case, commit) in enumerate([(CASE, "abc123"), (CASE, "old000"), (CASE, "abc123")]):
+        (tmp_path / f"case_{i:03d}").mkdir()
+        saved = {"key": ps.case_key(case), "commit": commit, "row": row}
+        (tmp_path / f"case_{i:03d}" / ps.ROW_NAME).write_text(json.dumps(saved))
+    (tmp_path / "case_003").mkdir()
+    (tmp_path / "case_003" / ps.ROW_NAME).write_text("{not json")
+    # case 0: same case, same commit (reused); 1: another commit; 2: the folder holds another case; 3: unreadable
+    done = ps.finished_rows([CASE, CASE, other, CASE], tmp_path)
+    assert done == {0: row}
+
+
+def test_resume_needs_the_folder_of_the_runs(capsys):
+    assert ps.main([str(FIXTURE), "--params", "fail", "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
+
+
+def test_a_run_writes_its_row_and_resuming_runs_nothing_again(tmp_path):
+    case = ps.Case(FIXTURE, "x", 2.0, ps.VALID)
+    first = ps.run_cases([case], tmp_path, progress=False)
+    assert (tmp_path / "case_000" / ps.ROW_NAME).is_file()
+    (tmp_path / "case_000" / FIXTURE.name).unlink()  # a second run would write it again
+    again = ps.run_cases([case], tmp_path, progress=False, resume=True)
+    assert again.equals(first)
+    assert not (tmp_path / "case_000" / FIXTURE.name).exists()
