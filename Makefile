@@ -14,7 +14,8 @@ help:
 	@echo "make notebooks   re-execute the notebooks in place (refresh the outputs nbval compares)"
 	@echo "make test-seeds  slow: every notebook's assertions for seeds 0-4"
 	@echo "make test-params slow: every numbered notebook with non-default values of each parameter (runs in a"
-	@echo "                 temporary folder); prints and writes the table to evidence/test_params/"
+	@echo "                 temporary folder); prints and writes the table to evidence/test_params/;"
+	@echo "                 split over days: make test-params PARAM_OUT=/some/folder (reruns skip the cases done there)"
 	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop, validation cost)"
 	@echo "make gpu-check   on a CUDA machine: CUDA tests, notebooks 03/04 on the GPU, GPU benchmark (< 4 min)"
 	@echo "make lab         open the book in JupyterLab"
@@ -56,7 +57,7 @@ PARAM_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test-params: $(STAMP)
 	$(BIN)/python -m helpers.param_sweep --workers $(PARAM_WORKERS) --table evidence/test_params \
 	  --label "make test-params $(NOTEBOOKS) (every case of each notebook named, default: every numbered notebook)" \
-	  $(NOTEBOOKS)
+	  $(if $(PARAM_OUT),--out $(PARAM_OUT) --resume) $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench

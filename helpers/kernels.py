@@ -15,6 +15,10 @@ both runners should pass to ``papermill.execute_notebook(kernel_manager_class=..
 torch threads (``OMP_NUM_THREADS``/``MKL_NUM_THREADS``), so parallel notebooks share the cores
 instead of fighting over them.
 
+:func:`project_path_env` puts the checkout that holds the notebook first on the kernel's ``PYTHONPATH``,
+so a run from a second checkout (a git worktree sharing one virtual environment) imports its own
+``helpers``: the book runner, the sweeps and ``make test-params`` all pass it.
+
 The lock file's name is the one ``helpers.sweep`` has used, so book and sweep kernels started at
 the same time on one machine also wait for each other.
 """
@@ -138,3 +142,15 @@ def kernel_manager_class(env: Mapping[str, str] | None = None) -> type:
                 await asyncio.sleep(0.05)
 
     return HelpersKernelManager
+
+
+def project_path_env(nb_dir: Path | None) -> dict[str, str]:
+    """``PYTHONPATH`` for the kernel, led by the checkout that holds the notebook (the folder above it with
+    ``helpers/__init__.py``), so the kernel imports that checkout's ``helpers``. Without it, a sweep run from a
+    second checkout (a git worktree) imports the package the virtual environment's editable install points at,
+    another checkout's code, while its records name this checkout's commit. Empty when no such folder."""
+    for folder in ([nb_dir, *nb_dir.parents] if nb_dir is not None else []):
+        if (folder / "helpers" / "__init__.py").is_file():
+            rest = os.environ.get("PYTHONPATH", "")
+            return {"PYTHONPATH": str(folder) + (os.pathsep + rest if rest else "")}
+    return {}

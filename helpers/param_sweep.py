@@ -310,7 +310,8 @@ def _run_case_row(case: Case, folder: Path, threads: int | None) -> dict[str, An
         pm.execute_notebook(str(case.notebook), str(folder / case.notebook.name), parameters=params,
                             kernel_name="python3", cwd=str(case.notebook.parent), progress_bar=False,
                             log_output=False,
-                            kernel_manager_class=kernels.kernel_manager_class(kernels.thread_env(threads)))
+                            kernel_manager_class=kernels.kernel_manager_class(
+                                {**kernels.thread_env(threads), **kernels.project_path_env(case.notebook.resolve().parent)}))
     except pm.PapermillExecutionError as e:
         error = {"ename": e.ename, "evalue": e.evalue}
     except Exception as e:  # a kernel that died, a notebook that cannot be read

@@ -180,3 +180,20 @@ def test_a_run_writes_its_row_and_resuming_runs_nothing_again(tmp_path):
     again = ps.run_cases([case], tmp_path, progress=False, resume=True)
     assert again.equals(first)
     assert not (tmp_path / "case_000" / FIXTURE.name).exists()
+
+
+def test_book_and_parameter_runs_import_the_checkout_that_holds_the_notebook(tmp_path, monkeypatch):
+    """A run from a second checkout (a worktree sharing one .venv) must import that checkout's helpers."""
+    import papermill as pm
+
+    from helpers import book, kernels
+
+    seen = []
+    monkeypatch.setattr(kernels, "kernel_manager_class", lambda env=None: seen.append(dict(env or {})))
+    monkeypatch.setattr(pm, "execute_notebook", lambda *a, **k: None)
+    monkeypatch.setattr(book, "strip_run_metadata", lambda *a, **k: None)
+    book.run_notebook(FIXTURE, tmp_path / "out.ipynb")
+    ps._run_case_row(ps.Case(FIXTURE, "x", 2.0, ps.VALID), tmp_path / "case", None)
+    assert len(seen) == 2
+    for env in seen:
+        assert env["PYTHONPATH"].split(os.pathsep)[0] == str(repo_root())

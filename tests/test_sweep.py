@@ -534,7 +534,7 @@ def test_interrupt_and_kill_lose_no_completed_run(tmp_path, capsys):
 def test_a_sweeps_kernels_import_the_helpers_of_the_notebooks_checkout(tmp_path, tmp_path_factory, monkeypatch):
     """A sweep run from a second checkout (a git worktree, sharing the first's virtual environment and its
     editable install) must run that checkout's helpers, the code its records name."""
-    from helpers.sweep.execution import project_path_env
+    from helpers.kernels import project_path_env
 
     (tmp_path / "helpers").mkdir()
     (tmp_path / "helpers" / "__init__.py").write_text("")

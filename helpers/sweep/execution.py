@@ -150,18 +150,6 @@ def _notebook_dir(task: Mapping[str, Any]) -> Path | None:
     return there if there.is_dir() else None
 
 
-def project_path_env(nb_dir: Path | None) -> dict[str, str]:
-    """``PYTHONPATH`` for the kernel, led by the checkout that holds the notebook (the folder above it with
-    ``helpers/__init__.py``), so the kernel imports that checkout's ``helpers``. Without it, a sweep run from a
-    second checkout (a git worktree) imports the package the virtual environment's editable install points at,
-    another checkout's code, while its records name this checkout's commit. Empty when no such folder."""
-    for folder in ([nb_dir, *nb_dir.parents] if nb_dir is not None else []):
-        if (folder / "helpers" / "__init__.py").is_file():
-            rest = os.environ.get("PYTHONPATH", "")
-            return {"PYTHONPATH": str(folder) + (os.pathsep + rest if rest else "")}
-    return {}
-
-
 def execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Execute one run (on a worker): the notebook text in ``task['notebook_text']`` with
     ``task['params']`` and a temporary ``output_dir``; return status and the files' bytes.
@@ -174,7 +162,7 @@ def execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     env = {} if threads is None else {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     nb_name = Path(task["notebook"]).name
     nb_dir = _notebook_dir(task)
-    env.update(project_path_env(nb_dir))
+    env.update(kernels.project_path_env(nb_dir))
     _remove_stale_tmp()
     tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
     try:
