@@ -54,6 +54,9 @@ SETS = {
     "start_here": "sweeps/start_here.yaml",
     "bce_stability": "sweeps/bce_stability.yaml",
     "bce_stability_yeast": "sweeps/bce_stability_yeast.yaml",
+    "pos_weight_real": "sweeps/pos_weight_real.yaml",
+    "front_door_causes_yeast": "sweeps/front_door_causes_yeast.yaml",
+    "model_selection_yeast": "sweeps/model_selection_yeast.yaml",
 }
 
 
