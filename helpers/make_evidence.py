@@ -57,6 +57,7 @@ SETS = {
     "pos_weight_real": "sweeps/pos_weight_real.yaml",
     "front_door_causes_yeast": "sweeps/front_door_causes_yeast.yaml",
     "model_selection_yeast": "sweeps/model_selection_yeast.yaml",
+    "start_here_yeast": "sweeps/start_here_yeast.yaml",
 }
 
 
