@@ -318,35 +318,3 @@ def first_losses(backbone: Backbone, data, heads: dict[str, nn.Module], *, n: in
 FROZEN_OK = "frozen, BN eval (correct)"
 MISTAKES = ("frozen, BN left in train mode", "raw inputs", "frozen, raw inputs", "one lr for all", "default head init",
             "validation without eval()", "validation without eval() (read in train mode)")
-# Declared before the set was run. Two tables, each judged with helpers.stats (paired per-seed
-# differences, Holm across the table, SESOI 0.01): each mistake against its correct fine-tuning (the
-# frozen ones against the frozen backbone done right), with training from scratch against the correct
-# fine-tuning; and each mistake against training from scratch.
-EVIDENCE_TABLES = {
-    "vs correct": (("from scratch", "correct"),
-                   *((m, FROZEN_OK if m.startswith("frozen") else "correct") for m in MISTAKES)),
-    "vs from scratch": tuple((m, "from scratch") for m in MISTAKES),
-}
-EVIDENCE_VIEWS = ("tuned_macro_f1", "map", "macro_f1_at_0.5")
-
-
-def judge_evidence(table: pd.DataFrame, tables=None, views=EVIDENCE_VIEWS, sesoi: float = 0.01) -> pd.DataFrame:
-    """Judge each table of (setup, reference) pairs on ``views`` over the seeds of a sweep's results
-    table (``Evidence.table``), Holm within each table: one row per (table, view, setup, reference)
-    with :func:`helpers.stats.judge`'s columns."""
-    from helpers import stats
-
-    frames = {}
-    for name, pairs in (EVIDENCE_TABLES if tables is None else tables).items():
-        diffs = {}
-        for view in views:
-            for setup, ref in pairs:
-                d = stats.paired_differences(table, [], view, ref)
-                if (setup,) not in d:
-                    raise ValueError(f"no {setup!r} runs paired with {ref!r} in the table; setups: "
-                                     f"{sorted(set(table['setup']))}")
-                diffs[(view, setup, ref)] = d[(setup,)]
-        frames[name] = stats.judge(diffs, sesoi)
-    out = pd.concat(frames, names=["table"])
-    out.index = out.index.set_names(["table", "view", "setup", "reference"])
-    return out

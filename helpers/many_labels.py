@@ -188,39 +188,3 @@ def label_counts_rule():
             params.fail(name, value, "a list of increasing label counts, each a multiple of 10 and at least 20, "
                                      "e.g. [20, 100, 200], or [] to skip the sweep")
     return rule
-
-
-# --------------------------------------------------------------------------------------------------
-# The multi-seed evidence of notebook 09 (sweeps/many_labels.yaml -> evidence/many_labels/)
-
-# Declared before the set was run: each (setup, reference) pair, read on each view (metric, threshold
-# row: "tuned" = per-label thresholds tuned on validation, "0.5", None = threshold-free), judged as one
-# table with helpers.stats (paired per-seed differences, Holm across all of them, SESOI 0.01).
-EVIDENCE_COMPARISONS = (
-    ("bce_with_logits+prior_bias", "bce_with_logits"),
-    ("bce_with_logits+neg_over_pos", "bce_with_logits"),
-    ("bce_with_logits+oversample", "bce_with_logits"),
-    ("bce_with_logits+oversample", "bce_with_logits+neg_over_pos"),
-    ("bce_with_logits+oversample+prior_bias", "bce_with_logits+prior_bias"),  # on top of the prior-bias fix
-)
-EVIDENCE_VIEWS = (("macro_f1", "tuned"), ("map", None), ("macro_f1", "0.5"))
-
-
-def judge_evidence(table: pd.DataFrame, comparisons=EVIDENCE_COMPARISONS, views=EVIDENCE_VIEWS,
-                   sesoi: float = 0.01) -> pd.DataFrame:
-    """Judge ``comparisons`` on ``views`` over the seeds of a sweep's results table (``Evidence.table``):
-    one row per (view, setup, reference) with :func:`helpers.stats.judge`'s columns, Holm across the table."""
-    from helpers import stats
-
-    diffs, metric = {}, {}
-    for m, thr in views:
-        for setup, ref in comparisons:
-            d = stats.paired_differences(table, [], m, ref, thr)
-            if (setup,) not in d:
-                raise ValueError(f"no {setup!r} runs paired with {ref!r} in the table; setups: "
-                                 f"{sorted(set(table['setup']))}")
-            key = (stats.view_name(m, thr), setup, ref)
-            diffs[key], metric[key] = d[(setup,)], m
-    out = stats.judge(diffs, sesoi, metric)
-    out.index = out.index.set_names(["view", "setup", "reference"])
-    return out

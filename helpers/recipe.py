@@ -30,6 +30,7 @@ without a set in ``tests/test_recipe.py`` (docs/sweeps.md, "From evidence to the
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -1096,9 +1097,36 @@ def set_folders() -> list[str]:
     return [f for es in SETS for f in es.folders]
 
 
-if __name__ == "__main__":  # pragma: no cover
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m helpers.recipe [SET ...]``: each named set's verdicts in words (its one Holm family, as the
+    README and the notebooks show them); with no set, every set's folders and any line whose evidence does not
+    hold. Exit status 2 for an unknown set, 1 when a problem is listed."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers.recipe",
+                                 description="Print evidence sets' verdicts, or list the sets and any problem.")
+    ap.add_argument("sets", nargs="*", help="evidence set names (helpers.recipe.SETS), e.g. model_selection")
+    a = ap.parse_args(argv)
+    names = [es.name for es in SETS]
+    unknown = [n for n in a.sets if n not in names]
+    if unknown:
+        print(f"error: no evidence set {', '.join(map(repr, unknown))}; the sets: {', '.join(names)}", file=sys.stderr)
+        return 2
+    for name in a.sets:
+        es = get_set(name)
+        print(f"# {es.name}: {es.description}" + (f"; {es.note}" if es.note else ""))
+        for line in sentences(es):
+            print(line)
+    if a.sets:
+        return 0
     for es in SETS:
         print(f"{es.name}: {', '.join(es.folders)}", "(missing)" if not all(
             os.path.isdir(repo_root() / f) for f in es.folders) else "")
-    for p in problems():
+    found = problems()
+    for p in found:
         print("problem:", p)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

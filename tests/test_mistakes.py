@@ -206,37 +206,6 @@ def test_select_checkpoints_and_entries():
     assert ev["epoch_min_val_loss"] == 2 and ev["val_loss_last"] == 0.5 and ev["val_tuned_macro_f1_max_after"] == 0.7
 
 
-def test_judge_pairs_matches_helpers_stats(tmp_path):
-    import pandas as pd
-
-    from helpers import stats
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for seed in range(5):
-        base = rng.uniform(0.6, 0.8)
-        for setup, shift in (("correct", 0.0), ("broken", -0.2), ("same", 0.0)):
-            rows.append({"status": "ok", "seed": seed, "setup": setup, "tuned_macro_f1": base + shift,
-                         "map": base + shift / 2 + 0.001 * seed, "macro_f1": base + shift})
-    table = pd.DataFrame(rows)
-    judged = mistakes.judge_pairs(table, [("broken", "correct"), ("same", "correct")])
-    assert len(judged) == 6
-    assert judged.loc[("tuned_macro_f1", "broken", "correct"), "verdict"] == stats.DIFFERENCE
-    assert judged.loc[("tuned_macro_f1", "broken", "correct"), "mean"] == pytest.approx(-0.2)
-    assert judged.loc[("macro_f1", "same", "correct"), "verdict"] == stats.EQUIVALENT
-    d = table.pivot(index="seed", columns="setup", values="map")
-    ref = stats.judge({k: (d["broken"] - d["correct"]).to_numpy() if k == 1 else (d["same"] - d["correct"]).to_numpy()
-                       for k in (1, 2)}, sesoi=0.01)
-    assert judged.loc[("map", "broken", "correct"), "ci95_low"] == pytest.approx(ref.loc[1, "ci95_low"])
-    with pytest.raises(ValueError, match="no 'missing'"):
-        mistakes.judge_pairs(table, [("missing", "correct")])
-    table.to_csv(tmp_path / "results.csv", index=False)
-    mistakes.judge_evidence(tmp_path, [("broken", "correct")])
-    assert (tmp_path / "judged.csv").is_file() and "a difference" in (tmp_path / "verdicts.txt").read_text()
-    with pytest.raises(FileNotFoundError, match="export the sweep"):
-        mistakes.judge_evidence(tmp_path / "nothing", [("broken", "correct")])
-
-
 def test_f1s_match_evaluate():
     from helpers import metrics
 

@@ -334,3 +334,19 @@ def test_a_direction_the_words_state_is_checked_against_the_verdicts(monkeypatch
     assert len(found) == 3 and "the set shows: tuned macro-F1, balanced" in found[0] and "no judged row" in found[2]
     monkeypatch.setattr(recipe, "RECIPE", (wrong,))
     assert any("says gain for no zero_grad" in p for p in recipe.problems())
+
+
+def test_the_command_prints_a_sets_verdicts_in_words(capsys):
+    assert recipe.main(["model_selection"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# model_selection: ")
+    judged = recipe.judged("model_selection")
+    assert len(out) == 1 + len(judged)
+    assert all(" 10 seeds, " in line and line.endswith(").") for line in out[1:])
+    assert sum(": a difference (" in line for line in out[1:]) == int((judged["verdict"] == stats.DIFFERENCE).sum())
+
+
+def test_the_command_names_the_sets_when_one_is_unknown(capsys):
+    assert recipe.main(["model_selection", "no_such_set"]) == 2
+    err = capsys.readouterr().err
+    assert "no evidence set 'no_such_set'" in err and "model_selection" in err

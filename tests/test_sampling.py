@@ -119,29 +119,3 @@ def _table(setups, seeds, base, effects, thresholds=("0.5", "tuned"), metrics=("
     import pandas as pd
 
     return pd.DataFrame(rows)
-
-
-def test_many_labels_judge_evidence_reads_the_declared_comparisons():
-    setups = ["bce_with_logits", "bce_with_logits+prior_bias", "bce_with_logits+neg_over_pos", "bce_with_logits+oversample",
-              "bce_with_logits+oversample+prior_bias"]
-    t = _table(setups, range(5), 0.5, {"bce_with_logits+prior_bias": 0.2, "bce_with_logits+neg_over_pos": 0.05,
-                                       "bce_with_logits+oversample": 0.05})
-    out = M.judge_evidence(t)
-    assert len(out) == len(M.EVIDENCE_COMPARISONS) * len(M.EVIDENCE_VIEWS) and (out["n"] == 5).all()
-    assert out.loc[("map", "bce_with_logits+prior_bias", "bce_with_logits"), "verdict"] == "a difference"
-    assert out.loc[("macro_f1 tuned", "bce_with_logits+oversample", "bce_with_logits+neg_over_pos"), "verdict"] == "equivalent"
-    with pytest.raises(ValueError, match="no 'bce_with_logits\\+oversample' runs"):
-        M.judge_evidence(t[t["setup"] != "bce_with_logits+oversample"])
-
-
-def test_finetune_judge_evidence_tables():
-    from helpers import finetune as F
-
-    setups = ["correct", "from scratch", F.FROZEN_OK, *F.MISTAKES]
-    t = _table(setups, range(5), 0.7, {"frozen, raw inputs": -0.1, "from scratch": -0.05}, thresholds=("",),
-               metrics=F.EVIDENCE_VIEWS).drop(columns="threshold")
-    out = F.judge_evidence(t)
-    assert set(out.index.get_level_values("table")) == set(F.EVIDENCE_TABLES)
-    assert out.loc[("vs correct", "map", "frozen, raw inputs", F.FROZEN_OK), "verdict"] == "a difference"
-    assert out.loc[("vs correct", "map", "one lr for all", "correct"), "verdict"] == "equivalent"
-    assert out.loc[("vs from scratch", "tuned_macro_f1", "one lr for all", "from scratch"), "mean"] == pytest.approx(0.05, abs=0.005)
