@@ -255,7 +255,13 @@ def case_key(case: Case) -> dict[str, str]:
             "expected": case.expected}
 
 
-def finished_rows(todo: Sequence[Case], out_root: Path) -> dict[int, dict[str, Any]]:
+def case_folder(out_root: Path, number: int) -> Path:
+    """The folder of case ``number`` (its number in ``--list``, whatever ``--pick`` selected) under ``out_root``."""
+    return out_root / f"case_{number:03d}"
+
+
+def finished_rows(todo: Sequence[Case], out_root: Path,
+                  numbers: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
     """The rows of the cases already run under ``out_root`` (``--resume``): case ``i`` counts as run when
     ``case_NNN/row.json`` exists and names the same case at the same commit; anything else is run again."""
     import json
@@ -263,7 +269,7 @@ def finished_rows(todo: Sequence[Case], out_root: Path) -> dict[int, dict[str, A
     commit = results.git_commit()
     done = {}
     for i, c in enumerate(todo):
-        path = out_root / f"case_{i:03d}" / ROW_NAME
+        path = case_folder(out_root, numbers[i] if numbers is not None else i) / ROW_NAME
         if not path.is_file():
             continue
         try:
@@ -349,9 +355,10 @@ def format_table(frame: pd.DataFrame) -> str:
 
 
 def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
-              progress: bool = True, resume: bool = False) -> pd.DataFrame:
+              progress: bool = True, resume: bool = False, numbers: Sequence[int] | None = None) -> pd.DataFrame:
     """Run the cases side by side (``workers`` kernels) under ``out_root``, one folder per case; with
-    ``resume``, the cases already run there at this commit (:func:`finished_rows`) are not run again."""
+    ``resume``, the cases already run there at this commit (:func:`finished_rows`) are not run again.
+    ``numbers``: each case's number in the full list (its folder's name), default its position in ``todo``."""
     import multiprocessing
 
     from helpers import book, kernels
@@ -362,12 +369,15 @@ def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
     threads = None if workers == 1 else kernels.threads_per_worker(workers)
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    rows: dict[int, dict[str, Any]] = finished_rows(todo, out_root) if resume else {}
+    if numbers is not None and len(numbers) != len(todo):
+        raise ValueError(f"{len(numbers)} case numbers for {len(todo)} cases")
+    rows: dict[int, dict[str, Any]] = finished_rows(todo, out_root, numbers) if resume else {}
     if progress and rows:
         print(f"resuming in {out_root}: {len(rows)} of {len(todo)} cases already run at this commit",
               file=sys.stderr, flush=True)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=book._ignore_sigint) as pool:
-        futures = {pool.submit(_run_case, c, out_root / f"case_{i:03d}", threads): i
+        futures = {pool.submit(_run_case, c, case_folder(out_root, numbers[i] if numbers is not None else i),
+                               threads): i
                    for i, c in enumerate(todo) if i not in rows}
         try:
             for fut in as_completed(futures):
@@ -392,6 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="folder for the runs (default: a new temporary folder)")
     ap.add_argument("--resume", action="store_true",
                     help="with --out: skip the cases already run there at this commit (a long run split over days)")
+    ap.add_argument("--done", action="store_true",
+                    help="with --out: print (and --table: write) the table of the cases already run there at this "
+                         "commit, and run nothing")
     ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
     ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
     ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
@@ -414,10 +427,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if k <= a.max_values:
                 kept.append(c)
         todo = kept
+    numbers = list(range(len(todo)))  # each case keeps its number (and folder) whatever --pick selects
     if a.pick:
         try:
-            picked = [int(i) for i in a.pick.split(",")]
-            todo = [todo[i] for i in picked]
+            numbers = [int(i) for i in a.pick.split(",")]
+            todo = [todo[i] for i in numbers]
         except (ValueError, IndexError):
             print(f"error: --pick {a.pick!r}: give case numbers from 0 to {len(todo) - 1}, comma-separated",
                   file=sys.stderr)
@@ -426,15 +440,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: no cases (check the notebooks and --params)", file=sys.stderr)
         return 2
     if a.list:
-        for i, c in enumerate(todo):
+        for i, c in zip(numbers, todo, strict=True):
             print(f"{i:4d}  {c.notebook.stem}  {c.parameter}={c.shown}  ({c.expected})")
         return 0
-    if a.resume and not a.out:
-        print("error: --resume needs --out, the folder of the runs to resume", file=sys.stderr)
+    if (a.resume or a.done) and not a.out:
+        print(f"error: {'--resume' if a.resume else '--done'} needs --out, the folder of the runs", file=sys.stderr)
         return 2
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="helpers-param-sweep-"))
+    if a.done:  # the table so far of a run split over days: only the cases already run there at this commit
+        found = finished_rows(todo, out, numbers)
+        if not found:
+            print(f"error: no case of this list has been run in {out} at this commit", file=sys.stderr)
+            return 2
+        frame = table(found[i] for i in sorted(found))
+        text = format_table(frame) + f" (of {len(todo)} cases listed)"
+        print(text)
+        _write_table(a, frame, text)
+        return 0 if frame["good"].all() else 1
     try:
-        frame = run_cases(todo, out, workers=a.workers, resume=a.resume)
+        frame = run_cases(todo, out, workers=a.workers, resume=a.resume, numbers=numbers)
     except KeyboardInterrupt:
         print(f"interrupted; the runs so far are in {out}", file=sys.stderr)
         return 130
@@ -444,13 +468,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = format_table(frame)
     print(text)
     print(f"runs in {out}", file=sys.stderr)
-    if a.table:
-        dest = Path(a.table)
-        dest.mkdir(parents=True, exist_ok=True)
-        results.write_bytes_atomic(dest / "table.csv", frame.to_csv(index=False).encode("utf-8"))
-        header = (a.label + "\n\n") if a.label else ""
-        results.write_bytes_atomic(dest / "table.txt", (header + text + "\n").encode("utf-8"))
+    _write_table(a, frame, text)
     return 0 if frame["good"].all() else 1
+
+
+def _write_table(a: argparse.Namespace, frame: pd.DataFrame, text: str) -> None:
+    """``--table DIR``: write table.csv and table.txt (with ``--label`` and the commit as its first lines)."""
+    if not a.table:
+        return
+    dest = Path(a.table)
+    dest.mkdir(parents=True, exist_ok=True)
+    results.write_bytes_atomic(dest / "table.csv", frame.to_csv(index=False).encode("utf-8"))
+    header = (a.label + "\n" if a.label else "") + f"commit {results.git_commit()}\n\n"
+    results.write_bytes_atomic(dest / "table.txt", (header + text + "\n").encode("utf-8"))
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_list_numbers_the_cases_and_pick_selects_them(capsys):
     assert capsys.readouterr().out.splitlines() == ["   0  sweep_fixture_light  fail=True  (valid)",
                                                     "   1  sweep_fixture_light  fail='yes'  (bad)"]
     assert ps.main([str(FIXTURE), "--list", "--params", "fail", "--pick", "1"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["   0  sweep_fixture_light  fail='yes'  (bad)"]
+    assert capsys.readouterr().out.splitlines() == ["   1  sweep_fixture_light  fail='yes'  (bad)"]
     assert ps.main([str(FIXTURE), "--list", "--params", "fail", "--pick", "7"]) == 2
     assert "--pick '7': give case numbers from 0 to 1" in capsys.readouterr().err
 
@@ -197,3 +197,20 @@ def test_book_and_parameter_runs_import_the_checkout_that_holds_the_notebook(tmp
     assert len(seen) == 2
     for env in seen:
         assert env["PYTHONPATH"].split(os.pathsep)[0] == str(repo_root())
+
+
+def test_a_picked_case_keeps_its_number_and_done_tables_the_runs_so_far(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert ps.main([str(FIXTURE), "--params", "x", "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    last = len(listed) - 1
+    assert last > 0 and listed[last].endswith("x='x'  (bad)")  # the fixture does not check x: it crashes
+    assert ps.main([str(FIXTURE), "--params", "x", "--pick", str(last), "--out", str(out)]) == 1
+    assert (out / f"case_{last:03d}" / ps.ROW_NAME).is_file() and not (out / "case_000").exists()
+    capsys.readouterr()
+    assert ps.main([str(FIXTURE), "--params", "x", "--out", str(out), "--done", "--table", str(tmp_path / "t")]) == 1
+    text = capsys.readouterr().out
+    assert f"1 runs: 1 crash; 1 not good (of {len(listed)} cases listed)" in text
+    assert (tmp_path / "t" / "table.txt").read_text().startswith("commit ")
+    assert ps.main([str(FIXTURE), "--params", "x", "--done"]) == 2
+    assert "--done needs --out" in capsys.readouterr().err
