@@ -58,6 +58,7 @@ SETS = {
     "front_door_causes_yeast": "sweeps/front_door_causes_yeast.yaml",
     "model_selection_yeast": "sweeps/model_selection_yeast.yaml",
     "start_here_yeast": "sweeps/start_here_yeast.yaml",
+    "splits_yeast": "sweeps/splits_yeast.yaml",
 }
 
 
