@@ -350,3 +350,16 @@ def test_the_command_names_the_sets_when_one_is_unknown(capsys):
     assert recipe.main(["model_selection", "no_such_set"]) == 2
     err = capsys.readouterr().err
     assert "no evidence set 'no_such_set'" in err and "model_selection" in err
+
+
+def test_the_hamming_loss_sesoi_is_notebook_11s_rule():
+    """One rule, two readers: the README's verdicts (the registry) and notebook 11's table (helpers.benchmarks)."""
+    from helpers import benchmarks
+
+    for name in ("real_benchmarks", "real_benchmarks_many"):
+        j = recipe.judged(name)
+        density = recipe._table(recipe.get_set(name), "results").groupby("regime")["density"].first()
+        rows = j[j["view"] == "Hamming loss"]
+        assert len(rows) == len(density)
+        for _, r in rows.iterrows():
+            assert r["sesoi"] == pytest.approx(benchmarks.hamming_sesoi(density[r["regime"]]))
