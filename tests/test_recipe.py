@@ -82,24 +82,8 @@ WITHOUT_REAL_DATA = [
 ]
 # the lines (recipe steps, findings, front-door causes) that no set backs on a real data set, whatever its set
 LINES_WITHOUT_REAL_DATA = [
-    'cause:softmax cross-entropy on multi-hot targets (right only when each example has one label)',
-    'recipe:rare_labels',
-    'finding:pos_weight',
-    'cause:rare labels with few positives, judged at one threshold of 0.5',
-    'cause:a softmax in the model with `BCELoss`',
-    'cause:a ReLU or Softplus before `BCEWithLogitsLoss`',
-    'cause:`pos_weight` far too large (100 times negatives / positives)',
-    'cause:`pos_weight` inverted (positives / negatives)',
-    'cause:a learning rate of 0',
-    "cause:a learning rate far too large (Adam at 1,000 times the book's 3e-3)",
-    'cause:a NaN in the inputs or the targets (one value is enough)',
-    'finding:front_door_causes',
-    'cause:every parameter frozen (`requires_grad=False` on all of them)',
-    'cause:too few epochs',
-    'recipe:judge_metric',
-    'finding:many_labels',
-    'finding:pretrained',
-    'recipe:stratify',
+    'cause:too few epochs',  # 07's claim is declared for the scenes (not applicable on loop_mistakes_yeast's runs)
+    'finding:pretrained',  # image-specific: a CNN backbone pretrained on one-digit scenes (notebook 10)
 ]
 
 def test_every_cited_set_exists_and_holds_the_seeds_and_regimes_stated():
@@ -329,9 +313,13 @@ def test_a_direction_the_words_state_is_checked_against_the_verdicts(monkeypatch
     assert step.says and not recipe.says_problems(step)
     wrong = dataclasses.replace(step, says=(recipe.Says("loop_mistakes", "mistakes", "no zero_grad", "gain"),
                                             recipe.Says("label_problems", "partial", "partial masked loss", "no_gain"),
-                                            recipe.Says("loop_mistakes", "mistakes", "nope", "loss")))
+                                            recipe.Says("loop_mistakes", "mistakes", "nope", "loss"),
+                                            recipe.Says("loop_mistakes", "mistakes", "no zero_grad", "no_loss",
+                                                        views=("tuned macro-F1",)),
+                                            recipe.Says("loop_mistakes", "mistakes", "no zero_grad", "worse")))
     found = recipe.says_problems(wrong)
-    assert len(found) == 3 and "the set shows: tuned macro-F1, balanced" in found[0] and "no judged row" in found[2]
+    assert len(found) == 5 and "the set shows: tuned macro-F1, balanced" in found[0] and "no judged row" in found[2]
+    assert "says no_loss for no zero_grad" in found[3] and "kind must be gain, loss, no_gain or no_loss" in found[4]
     monkeypatch.setattr(recipe, "RECIPE", (wrong,))
     assert any("says gain for no zero_grad" in p for p in recipe.problems())
 
