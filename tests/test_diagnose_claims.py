@@ -72,14 +72,13 @@ def test_notebook_02_claims():
 
 def test_fixed_setup_claims():
     facts = {"probe_loss_before": 0.7, "probe_loss_after": 0.2}
-    c = dc.fixed_setup(_report(facts=facts), None, 1.1, 1.5, weighted=False, scenes=True)
+    c = dc.fixed_setup(_report(facts=facts), scenes=True)
     assert all(v["holds"] for v in c.values())
     warned = dc.fixed_setup(_report(("RARE_LABEL", "warning", "x"), facts={"probe_loss_before": 0.7, "probe_loss_after": 0.9}),
-                            torch.ones(2), 3.0, 1.5, weighted=True, scenes=True)
+                            scenes=True)
     assert not warned["fixed_setup_no_warnings"]["holds"] and not warned["fixed_setup_probe_learns"]["holds"]
-    assert warned["fixed_setup_ok"]["holds"] and not warned["balanced_labels_unweighted"]["applies"]
-    assert warned["balanced_labels_unweighted"]["why_not"] == "the labels are imbalanced (MeanIR 3.00)"
-
+    assert warned["fixed_setup_ok"]["holds"]
+    assert dc.fixed_setup(_report(facts=facts), scenes=False)["fixed_setup_no_warnings"]["applies"] is False
 
 def _run(codes, train_loss=(0.9, 0.7)):
     return SimpleNamespace(monitor=_report(*codes), history=pd.DataFrame({"train_loss": list(train_loss)}))
