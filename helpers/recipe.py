@@ -245,7 +245,7 @@ RECIPE: tuple[Step, ...] = (
          "when the training budget is short, after tuning thresholds; train longer rather than rely on it, and not as "
          "a default once the data are large.",
          "paired differences from plain BCE over 5 to 10 seeds, tuned and at 0.5, over training-set sizes and "
-         "budgets, and on 100-label scenes", "05_sweep_report",
+         "budgets, on 100-label scenes, and on yeast and scene", "05_sweep_report",
          says=(Says("thresholds", "rules", "fixed 0.5", "loss", groups=("model=bce_with_logits",)),
                Says("thresholds_real", "rules", "0.5", "loss", regimes=("yeast",)),
                Says("thresholds_real", "rules", "0.5", "no_loss", regimes=("scene",)),
