@@ -92,8 +92,8 @@ def test_every_cited_set_exists_and_holds_the_seeds_and_regimes_stated():
 
 
 # sets whose lines state fewer than 5 seeds, and why: a failed run is kept as failed, not replaced
-FEWER_SEEDS = {"wrong_loss_full": "at tail 3.3 seed 4 failed at both budgets (02's one-digit cardinality scenes "
-                                  "lacked a label), leaving 4 seeds there"}
+FEWER_SEEDS = {"wrong_loss_full": "02's cardinality rows at tail 3.3: at seed 4 the one-digit scenes lack a digit, so "
+                                  "02 skips that level (its claims not applicable), leaving 4 seeds in that row"}
 
 
 def test_every_set_is_backed_by_five_seeds_or_more():
