@@ -250,9 +250,17 @@ ROW_NAME = "row.json"  # each case's classified row, written into its folder whe
 
 
 def case_key(case: Case) -> dict[str, str]:
-    """What identifies a case in its folder's ``row.json`` (a resumed run reuses a row only when it matches)."""
-    return {"notebook": case.notebook.as_posix(), "parameter": case.parameter, "value": repr(case.value),
+    """What identifies a case in its folder's ``row.json`` (a resumed run reuses a row only when it matches);
+    the notebook by its file name, so that a run can be resumed or tabled from another checkout."""
+    return {"notebook": case.notebook.name, "parameter": case.parameter, "value": repr(case.value),
             "expected": case.expected}
+
+
+def _same_case(saved: dict[str, Any], case: Case) -> bool:
+    """Whether a saved key names ``case`` (keys written before the file-name rule hold the notebook's path)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("notebook"), str):
+        return False
+    return {**saved, "notebook": Path(saved["notebook"]).name} == case_key(case)
 
 
 def case_folder(out_root: Path, number: int) -> Path:
@@ -260,13 +268,14 @@ def case_folder(out_root: Path, number: int) -> Path:
     return out_root / f"case_{number:03d}"
 
 
-def finished_rows(todo: Sequence[Case], out_root: Path,
-                  numbers: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
+def finished_rows(todo: Sequence[Case], out_root: Path, numbers: Sequence[int] | None = None,
+                  commit: str | None = None) -> dict[int, dict[str, Any]]:
     """The rows of the cases already run under ``out_root`` (``--resume``): case ``i`` counts as run when
-    ``case_NNN/row.json`` exists and names the same case at the same commit; anything else is run again."""
+    ``case_NNN/row.json`` exists and names the same case at the same commit (``commit``, default this
+    checkout's; a prefix of it is enough); anything else is run again."""
     import json
 
-    commit = results.git_commit()
+    commit = commit or results.git_commit()
     done = {}
     for i, c in enumerate(todo):
         path = case_folder(out_root, numbers[i] if numbers is not None else i) / ROW_NAME
@@ -276,7 +285,8 @@ def finished_rows(todo: Sequence[Case], out_root: Path,
             saved = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if saved.get("key") == case_key(c) and saved.get("commit") == commit and commit is not None:
+        made = str(saved.get("commit") or "")
+        if commit and made and (made.startswith(commit) or commit.startswith(made)) and _same_case(saved.get("key"), c):
             done[i] = saved["row"]
     return done
 
@@ -405,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--done", action="store_true",
                     help="with --out: print (and --table: write) the table of the cases already run there at this "
                          "commit, and run nothing")
+    ap.add_argument("--at", default=None,
+                    help="with --done: table the rows made at this commit instead of this checkout's (a run "
+                         "made from another checkout)")
     ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
     ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
     ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
@@ -447,10 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {'--resume' if a.resume else '--done'} needs --out, the folder of the runs", file=sys.stderr)
         return 2
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="helpers-param-sweep-"))
-    if a.done:  # the table so far of a run split over days: only the cases already run there at this commit
-        found = finished_rows(todo, out, numbers)
+    if a.at and not a.done:
+        print("error: --at goes with --done (a resumed run runs at this checkout's commit)", file=sys.stderr)
+        return 2
+    if a.done:  # the table so far of a run split over days: only the cases already run there at that commit
+        found = finished_rows(todo, out, numbers, commit=a.at)
         if not found:
-            print(f"error: no case of this list has been run in {out} at this commit", file=sys.stderr)
+            print(f"error: no case of this list has been run in {out} at commit {a.at or results.git_commit()}",
+                  file=sys.stderr)
             return 2
         frame = table(found[i] for i in sorted(found))
         text = format_table(frame) + f" (of {len(todo)} cases listed)"
@@ -479,7 +496,7 @@ def _write_table(a: argparse.Namespace, frame: pd.DataFrame, text: str) -> None:
     dest = Path(a.table)
     dest.mkdir(parents=True, exist_ok=True)
     results.write_bytes_atomic(dest / "table.csv", frame.to_csv(index=False).encode("utf-8"))
-    header = (a.label + "\n" if a.label else "") + f"commit {results.git_commit()}\n\n"
+    header = (a.label + "\n" if a.label else "") + f"commit {getattr(a, 'at', None) or results.git_commit()}\n\n"
     results.write_bytes_atomic(dest / "table.txt", (header + text + "\n").encode("utf-8"))
 
 

@@ -214,3 +214,23 @@ def test_a_picked_case_keeps_its_number_and_done_tables_the_runs_so_far(tmp_path
     assert (tmp_path / "t" / "table.txt").read_text().startswith("commit ")
     assert ps.main([str(FIXTURE), "--params", "x", "--done"]) == 2
     assert "--done needs --out" in capsys.readouterr().err
+
+
+def test_rows_from_another_checkout_are_tabled_at_their_commit(tmp_path, monkeypatch, capsys):
+    import json
+
+    row = {"notebook": FIXTURE.stem, "parameter": "x", "value": "2.0", "expected": ps.VALID, "outcome": "ok",
+           "detail": "1 held, 0 n.a.", "good": True, "wall_s": 1.0}
+    cases = ps.cases([FIXTURE], ["x"])
+    i = next(k for k, c in enumerate(cases) if c.value == 0.0)
+    key = {**ps.case_key(cases[i]), "notebook": "/elsewhere/notebooks/" + FIXTURE.name}  # an older key: a path
+    (tmp_path / f"case_{i:03d}").mkdir()
+    (tmp_path / f"case_{i:03d}" / ps.ROW_NAME).write_text(json.dumps({"key": key, "commit": "abc123def456", "row": row}))
+    monkeypatch.setattr(ps.results, "git_commit", lambda: "fff000fff000")
+    assert ps.finished_rows(cases, tmp_path) == {}  # another commit than this checkout's
+    assert ps.finished_rows(cases, tmp_path, commit="abc123") == {i: row}
+    assert ps.main([str(FIXTURE), "--params", "x", "--out", str(tmp_path), "--done", "--at", "abc123",
+                    "--table", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "table.txt").read_text().startswith("commit abc123")
+    assert ps.main([str(FIXTURE), "--params", "x", "--out", str(tmp_path), "--at", "abc123"]) == 2
+    assert "--at goes with --done" in capsys.readouterr().err
