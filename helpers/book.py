@@ -105,8 +105,7 @@ def run_notebook(path: Path, out: Path | None = None, *, in_place: bool = False,
     pm.execute_notebook(
         str(path), str(out), parameters=parameters or {}, kernel_name="python3",
         cwd=str(path.parent), progress_bar=False, log_output=False,
-        kernel_manager_class=kernels.kernel_manager_class({**kernels.thread_env(threads),
-                                                            **kernels.project_path_env(path.resolve().parent)}),
+        kernel_manager_class=kernels.kernel_manager_class(kernels.kernel_env(threads, path.resolve().parent)),
     )
     if in_place:
         strip_run_metadata(out)

@@ -154,3 +154,9 @@ def project_path_env(nb_dir: Path | None) -> dict[str, str]:
             rest = os.environ.get("PYTHONPATH", "")
             return {"PYTHONPATH": str(folder) + (os.pathsep + rest if rest else "")}
     return {}
+
+
+def kernel_env(threads: int | None, nb_dir: Path | None) -> dict[str, str]:
+    """What every runner gives a kernel: its thread budget (:func:`thread_env`) and the checkout that holds the
+    notebook first on ``PYTHONPATH`` (:func:`project_path_env`)."""
+    return {**thread_env(threads), **project_path_env(nb_dir)}

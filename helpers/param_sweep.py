@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import itertools
+import json
 import os
 import re
 import sys
@@ -273,12 +274,11 @@ def finished_rows(todo: Sequence[Case], out_root: Path, numbers: Sequence[int] |
     """The rows of the cases already run under ``out_root`` (``--resume``): case ``i`` counts as run when
     ``case_NNN/row.json`` exists and names the same case at the same commit (``commit``, default this
     checkout's; a prefix of it is enough); anything else is run again."""
-    import json
-
     commit = commit or results.git_commit()
+    numbers = range(len(todo)) if numbers is None else numbers
     done = {}
     for i, c in enumerate(todo):
-        path = case_folder(out_root, numbers[i] if numbers is not None else i) / ROW_NAME
+        path = case_folder(out_root, numbers[i]) / ROW_NAME
         if not path.is_file():
             continue
         try:
@@ -295,8 +295,6 @@ def _run_case(case: Case, folder: Path, threads: int | None) -> dict[str, Any]:
     """Pool task: run one case into ``folder`` and classify it (never raises); the row is also written to
     ``folder/row.json`` with the case and the commit, so that ``--resume`` can skip it."""
     row = _run_case_row(case, folder, threads)
-    import json
-
     saved = {"key": case_key(case), "commit": results.git_commit(), "row": row}
     results.write_bytes_atomic(folder / ROW_NAME, json.dumps(saved, indent=1).encode("utf-8"))
     return row
@@ -327,7 +325,7 @@ def _run_case_row(case: Case, folder: Path, threads: int | None) -> dict[str, An
                             kernel_name="python3", cwd=str(case.notebook.parent), progress_bar=False,
                             log_output=False,
                             kernel_manager_class=kernels.kernel_manager_class(
-                                {**kernels.thread_env(threads), **kernels.project_path_env(case.notebook.resolve().parent)}))
+                                kernels.kernel_env(threads, case.notebook.resolve().parent)))
     except pm.PapermillExecutionError as e:
         error = {"ename": e.ename, "evalue": e.evalue}
     except Exception as e:  # a kernel that died, a notebook that cannot be read
@@ -379,15 +377,15 @@ def run_cases(todo: Sequence[Case], out_root: Path, workers: int = 1,
     threads = None if workers == 1 else kernels.threads_per_worker(workers)
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    if numbers is not None and len(numbers) != len(todo):
+    numbers = range(len(todo)) if numbers is None else numbers
+    if len(numbers) != len(todo):
         raise ValueError(f"{len(numbers)} case numbers for {len(todo)} cases")
     rows: dict[int, dict[str, Any]] = finished_rows(todo, out_root, numbers) if resume else {}
     if progress and rows:
         print(f"resuming in {out_root}: {len(rows)} of {len(todo)} cases already run at this commit",
               file=sys.stderr, flush=True)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=book._ignore_sigint) as pool:
-        futures = {pool.submit(_run_case, c, case_folder(out_root, numbers[i] if numbers is not None else i),
-                               threads): i
+        futures = {pool.submit(_run_case, c, case_folder(out_root, numbers[i]), threads): i
                    for i, c in enumerate(todo) if i not in rows}
         try:
             for fut in as_completed(futures):
@@ -496,7 +494,7 @@ def _write_table(a: argparse.Namespace, frame: pd.DataFrame, text: str) -> None:
     dest = Path(a.table)
     dest.mkdir(parents=True, exist_ok=True)
     results.write_bytes_atomic(dest / "table.csv", frame.to_csv(index=False).encode("utf-8"))
-    header = (a.label + "\n" if a.label else "") + f"commit {getattr(a, 'at', None) or results.git_commit()}\n\n"
+    header = (a.label + "\n" if a.label else "") + f"commit {a.at or results.git_commit()}\n\n"
     results.write_bytes_atomic(dest / "table.txt", (header + text + "\n").encode("utf-8"))
 
 

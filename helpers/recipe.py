@@ -318,6 +318,9 @@ PRIOR_COMPARISON = Comparison("prior_bias", "the network minus the same network 
 # notebook 12 (helpers/causes.py): its runs compared with the correct run, and the front door's causes they back
 CAUSE_RUNS = ("relu_before_loss", "softplus_before_loss", "pos_weight_too_large", "pos_weight_inverted", "lr_zero",
               "lr_far_too_large", "nan_inputs", "nan_targets")
+CAUSES_COMPARISON = Comparison(
+    "causes", "each cause's run minus the correct run (a model with NaN outputs predicts no label and ranks every "
+    "example alike)", CAUSE_RUNS, "correct", (View("tuned macro-F1", None, "tuned macro-F1"), View("mAP", None, "mAP")))
 FRONT_DOOR_CAUSES = (  # (cause text in helpers/frontdoor.py, notebook 12's runs of it, its claims)
     ("a ReLU or Softplus before `BCEWithLogitsLoss`", ("relu_before_loss", "softplus_before_loss"),
      ("nonnegative_logits_flagged", "nonnegative_logits_learn_no_ranking")),
@@ -374,6 +377,15 @@ SEL_LOSS, SEL_F1, SEL_LAST = ("checkpoint: min val loss", "checkpoint: max val t
                               "checkpoint: last epoch")
 SEL_VIEWS = (View("tuned_macro_f1", None, "tuned macro-F1"), View("map", None, "mAP"),
              View("macro_f1", None, "macro-F1 at 0.5"))
+# sweeps/model_selection.yaml and sweeps/model_selection_yeast.yaml: each rule against keeping the last epoch, and
+# the two rules against each other
+SELECTION_COMPARISONS = (
+    Comparison("rules", "each checkpoint rule minus keeping the last epoch", (SEL_LOSS, SEL_F1), SEL_LAST, SEL_VIEWS),
+    Comparison("loss_vs_f1", "the lowest-validation-loss checkpoint minus the best-validation-macro-F1 one",
+               (SEL_LOSS,), SEL_F1, SEL_VIEWS))
+# notebook 00's claims about its user-style script, and 08's about random vs stratified carves
+START_HERE_CLAIMS = ("user_script_mistake_named", "user_script_predicts_nothing")
+SPLIT_CLAIMS = ("random_split_leaves_rare_labels_without_val_positives", "no_val_positive_costs_rare_test_f1")
 
 def _loop_mistakes_set(name: str, regime: str, note: str, scenes: bool = True) -> EvidenceSet:
     """Notebook 07's mistakes against its correct run, as sweeps/loop_mistakes.yaml declared them, on one regime;
@@ -588,22 +600,18 @@ SETS: tuple[EvidenceSet, ...] = (
         "start_here", "notebook 00's user-style script, a softmax in the model trained with BCELoss, and check_setup on "
         "it (sweeps/start_here.yaml)", ("evidence/start_here",), (), (),
         note="00's defaults: the scenes, 3 epochs of the user-style script",
-        held=(Held("cause:a softmax in the model with `BCELoss`", ("user_script_mistake_named",
-                                                                   "user_script_predicts_nothing"), (BALANCED,)),)),
+        held=(Held("cause:a softmax in the model with `BCELoss`", START_HERE_CLAIMS, (BALANCED,)),)),
     EvidenceSet(
         "start_here_yeast", "notebook 00's user-style script, a softmax in the model trained with BCELoss, and "
         "check_setup on it, on yeast (sweeps/start_here_yeast.yaml)", ("evidence/start_here_yeast",), (), (),
         note="00's defaults on MULAN's yeast, seeds 1-5; the claim that the script predicts almost nothing is set "
              "for the scenes and does not apply on yeast",
-        held=(Held("cause:a softmax in the model with `BCELoss`", ("user_script_mistake_named",
-                                                                   "user_script_predicts_nothing"), ("yeast",)),)),
+        held=(Held("cause:a softmax in the model with `BCELoss`", START_HERE_CLAIMS, ("yeast",)),)),
     EvidenceSet(
         "front_door_causes", "notebook 12's runs of the front door's causes that no other notebook trains, each "
         "against the correct run from the same initial weights and batches (sweeps/front_door_causes.yaml)",
         ("evidence/front_door_causes",),
-        (Comparison("causes", "each cause's run minus the correct run (a model with NaN outputs predicts no label "
-                    "and ranks every example alike)", CAUSE_RUNS, "correct",
-                    (View("tuned macro-F1", None, "tuned macro-F1"), View("mAP", None, "mAP"))),),
+        (CAUSES_COMPARISON,),
         (*(Backs(f"cause:{cause}", "causes", (BALANCED, TAIL33), setups=runs) for cause, runs, _ in FRONT_DOOR_CAUSES
            if runs),
          Backs("finding:front_door_causes", "causes", (BALANCED, TAIL33))),
@@ -617,9 +625,7 @@ SETS: tuple[EvidenceSet, ...] = (
         "front_door_causes_yeast", "notebook 12's runs of the front door's causes on yeast, each against the correct "
         "run from the same initial weights and batches (sweeps/front_door_causes_yeast.yaml)",
         ("evidence/front_door_causes_yeast",),
-        (Comparison("causes", "each cause's run minus the correct run (a model with NaN outputs predicts no label "
-                    "and ranks every example alike)", CAUSE_RUNS, "correct",
-                    (View("tuned macro-F1", None, "tuned macro-F1"), View("mAP", None, "mAP"))),),
+        (CAUSES_COMPARISON,),
         (*(Backs(f"cause:{cause}", "causes", ("yeast",), seeds=10, setups=runs) for cause, runs, _ in FRONT_DOOR_CAUSES
            if runs),
          Backs("finding:front_door_causes", "causes", ("yeast",), seeds=10)),
@@ -634,10 +640,7 @@ SETS: tuple[EvidenceSet, ...] = (
     EvidenceSet(
         "model_selection", "notebook 07's correct run where it overfits (sweeps/model_selection.yaml): the checkpoint "
         "each rule picks, scored on test", ("evidence/model_selection",),
-        (Comparison("rules", "each checkpoint rule minus keeping the last epoch",
-                    (SEL_LOSS, SEL_F1), SEL_LAST, SEL_VIEWS),
-         Comparison("loss_vs_f1", "the lowest-validation-loss checkpoint minus the best-validation-macro-F1 one",
-                    (SEL_LOSS,), SEL_F1, SEL_VIEWS)),
+        SELECTION_COMPARISONS,
         (Backs("recipe:judge_metric", "loss_vs_f1", (BALANCED,), seeds=10),
          Backs("recipe:judge_metric", "rules", (BALANCED,), seeds=10, setups=(SEL_F1,))),
         note="200 balanced training scenes, 100 epochs: validation loss bottoms out (epochs 53-84) and rises while "
@@ -646,10 +649,7 @@ SETS: tuple[EvidenceSet, ...] = (
         "model_selection_yeast", "notebook 07's correct run on yeast, where it overfits within 100 epochs "
         "(sweeps/model_selection_yeast.yaml): the checkpoint each rule picks, scored on test",
         ("evidence/model_selection_yeast",),
-        (Comparison("rules", "each checkpoint rule minus keeping the last epoch",
-                    (SEL_LOSS, SEL_F1), SEL_LAST, SEL_VIEWS),
-         Comparison("loss_vs_f1", "the lowest-validation-loss checkpoint minus the best-validation-macro-F1 one",
-                    (SEL_LOSS,), SEL_F1, SEL_VIEWS)),
+        SELECTION_COMPARISONS,
         (Backs("recipe:judge_metric", "loss_vs_f1", ("yeast",), seeds=10),
          Backs("recipe:judge_metric", "rules", ("yeast",), seeds=10, setups=(SEL_F1,))),
         note="MULAN's yeast, its standard test split, 100 epochs, seeds 1-10"),
@@ -703,16 +703,14 @@ SETS: tuple[EvidenceSet, ...] = (
         "long-tailed scenes, random against iterative stratification, 5 split seeds per run", ("evidence/splits",),
         (), (), regime=TAIL25, note="08's split pool (tail 2.5, 16 epochs per split seed); seed 0 is the notebook's "
                                     "own run, seeds 1-4 fresh",
-        held=(Held("recipe:stratify", ("random_split_leaves_rare_labels_without_val_positives",
-                                       "no_val_positive_costs_rare_test_f1"), (TAIL25,)),)),
+        held=(Held("recipe:stratify", SPLIT_CLAIMS, (TAIL25,)),)),
     EvidenceSet(
         "splits_yeast", "notebook 08's split experiment on yeast (sweeps/splits_yeast.yaml): a 10% validation carve "
         "of yeast's 1,500 training genes, random against iterative stratification, 5 split seeds per run",
         ("evidence/splits_yeast",), (), (),
         note="val_fraction 0.1, so that yeast's rarest label (21 training positives) expects 2.1 validation positives "
              "as 08's split claims require; seeds 1-5",
-        held=(Held("recipe:stratify", ("random_split_leaves_rare_labels_without_val_positives",
-                                       "no_val_positive_costs_rare_test_f1"), ("yeast",)),)),
+        held=(Held("recipe:stratify", SPLIT_CLAIMS, ("yeast",)),)),
     EvidenceSet(
         "bce_stability", "the popular article's sigmoid + BCELoss against BCEWithLogitsLoss in ordinary training "
         "(sweeps/bce_stability.yaml, sweeps/bce_stability_yeast.yaml): notebook 04 with those two setups",

@@ -159,10 +159,9 @@ def execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     started, t0 = _now(), time.perf_counter()
     host, _ = _host_threads()
     threads = task.get("threads", {}).get(host)
-    env = {} if threads is None else {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     nb_name = Path(task["notebook"]).name
     nb_dir = _notebook_dir(task)
-    env.update(kernels.project_path_env(nb_dir))
+    env = kernels.kernel_env(threads, nb_dir)
     _remove_stale_tmp()
     tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
     try:
