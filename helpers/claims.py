@@ -19,8 +19,8 @@ Each claim gets one of three statuses:
 ``failed``
     its test was evaluated and is false: the claim is recorded first; then, in the ledger's
     ``"stop"`` mode (the default), an ``AssertionError`` naming the claim and its evidence is
-    raised, so papermill, nbval and the sweep runner see a failed run; in its ``"record"`` mode
-    the failure is printed in a line of its own and the run goes on (below);
+    raised, so papermill, nbval and the sweep runner see a failed run; in its ``"end"`` and
+    ``"record"`` modes the failure is printed in a line of its own and the run goes on (below);
 ``not applicable``
     its preconditions do not hold under the current parameters (other data, fewer setups, too few
     batches): ``applies=False`` with ``why_not`` saying why. It is never counted as held, and its
@@ -35,12 +35,18 @@ What a failed claim does (``on_failure``, each notebook's ``on_failed_claim`` pa
 ``"stop"``
     raise :class:`ClaimFailed` at the failing claim (the book's regression runs: a claim that no
     longer holds on the book's own data must fail the run);
+``"end"``
+    record and print it, go on to the notebook's last cell, and fail there (:meth:`Ledger.finish`
+    raises :class:`ClaimFailed` naming every failed claim): the run fails, as a regression run
+    must, but only after every section has run and every claim has been judged, so a reader who
+    changed a parameter sees the whole notebook and each claim's result in that regime;
 ``"record"``
-    record and print it, and go on, so that a run on a reader's own data reaches every section
-    (a claim's margins are set for the book's data; on other data its failure is a finding to
-    read, not a reason to stop before the section the reader came for);
+    record and print it, and go on, and end without failing, so that a run on a reader's own data
+    reaches every section and succeeds (a claim's margins are set for the book's data; on other
+    data its failure is a finding to read, not a reason to stop before the section the reader
+    came for);
 ``"auto"``
-    ``"stop"`` when ``data`` is one of the book's generated data sets (:data:`BOOK_DATA`),
+    ``"end"`` when ``data`` is one of the book's generated data sets (:data:`BOOK_DATA`),
     ``"record"`` otherwise (a path to the reader's ``.npz`` or ``.csv``).
 
 The notebook's last code cell calls :meth:`Ledger.finish`, which prints how many claims held,
@@ -66,8 +72,9 @@ HELD, FAILED, NOT_APPLICABLE = "held", "failed", "not applicable"
 STATUSES = (HELD, FAILED, NOT_APPLICABLE)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _MARK = {HELD: "✔ held", FAILED: "✘ FAILED", NOT_APPLICABLE: "– not applicable"}
-STOP, RECORD, AUTO = "stop", "record", "auto"
-ON_FAILURE = (STOP, RECORD, AUTO)
+STOP, END, RECORD, AUTO = "stop", "end", "record", "auto"
+ON_FAILURE = (STOP, END, RECORD, AUTO)
+ENDED_WITH_FAILURES = "the run reached its last cell with"  # how finish() begins its ClaimFailed in "end" mode
 BOOK_DATA = ("scenes", "many_scenes")  # the book's own generated data sets (``data=`` of the notebooks)
 
 
@@ -76,15 +83,15 @@ class ClaimFailed(AssertionError):
 
 
 def resolve_on_failure(on_failure: Any, data: Any = None, book_data: Sequence[str] = BOOK_DATA) -> tuple[str, str]:
-    """``(mode, why)``: the mode a run uses on a failed claim, ``"stop"`` or ``"record"``, and why.
+    """``(mode, why)``: the mode a run uses on a failed claim, ``"stop"``, ``"end"`` or ``"record"``, and why.
 
-    ``"auto"`` follows ``data``: ``"stop"`` on one of the book's own data sets (``book_data``, by default
+    ``"auto"`` follows ``data``: ``"end"`` on one of the book's own data sets (``book_data``, by default
     :data:`BOOK_DATA`; a list of data sets when every one of them is), ``"record"`` on anything else (a
     path to the reader's file). A value outside :data:`ON_FAILURE`, or ``"auto"`` without ``data``,
     raises ``ValueError`` in one line."""
     if not isinstance(on_failure, str) or on_failure not in ON_FAILURE:
         raise ValueError(f"on_failure={on_failure!r}: give one of {', '.join(map(repr, ON_FAILURE))} "
-                         f"(what a failed claim does: stop the run, or record it and go on)")
+                         f"(what a failed claim does: stop the run, go on and fail at the last cell, or record it and go on)")
     if on_failure != AUTO:
         return on_failure, f"on_failed_claim={on_failure!r} was given"
     if data is None:
@@ -92,7 +99,8 @@ def resolve_on_failure(on_failure: Any, data: Any = None, book_data: Sequence[st
                          "or give on_failure='stop' or 'record'")
     names = list(data) if isinstance(data, list | tuple) else [data]
     if names and all(isinstance(n, str) and n in book_data for n in names):
-        return STOP, f"data={data!r} is the book's own data, where every claim is expected to hold"
+        return END, (f"data={data!r} is the book's own data, where every claim is expected to hold: the run goes "
+                     f"on to its last cell and fails there")
     return RECORD, f"data={str(data)!r} is not the book's own data"
 
 
@@ -118,7 +126,7 @@ class Ledger:
     ``notebook`` is stored with each claim so that records from several notebooks can be pooled.
     ``echo`` prints one line per claim (the notebooks show it; tests may turn it off; a failed
     claim that does not stop the run is printed regardless). ``on_failure`` (``"stop"``, the
-    default, ``"record"`` or ``"auto"`` with ``data``) says what a failed claim does; the mode it
+    default, ``"end"``, ``"record"`` or ``"auto"`` with ``data``) says what a failed claim does; the mode it
     resolves to is :attr:`mode`, with the reason in :attr:`mode_why`. ``book_data`` names the data
     sets ``"auto"`` counts as the book's own (:data:`BOOK_DATA` unless a notebook has others)."""
 
@@ -195,11 +203,14 @@ class Ledger:
         }
         self.records.append(record)
         self._save()
-        if self.echo or (status == FAILED and self.mode == RECORD):
+        if self.echo or (status == FAILED and self.mode != STOP):
             print(describe(record))
         if status == FAILED and self.mode == STOP:
             raise ClaimFailed(f"claim {id!r} failed: {record['text']} (evidence: {format_evidence(evidence)})")
-        if status == FAILED:
+        if status == FAILED and self.mode == END:
+            print(f"  ↳ the run goes on to its last cell, which fails naming this claim: on_failed_claim resolved to "
+                  f"'end' ({self.mode_why}); -p on_failed_claim stop stops here instead")
+        elif status == FAILED:
             print(f"  ↳ the run goes on: on_failed_claim resolved to 'record' ({self.mode_why}); the failure is "
                   f"recorded in claims.json and listed at the end (-p on_failed_claim stop stops here instead)")
 
@@ -214,14 +225,19 @@ class Ledger:
     def finish(self) -> None:
         """The run's closing line (a notebook's last code cell): how many claims held, failed and were
         not applicable, naming the failed ones. In ``"record"`` mode it never raises: a failed claim
-        there is a finding about the reader's data. In ``"stop"`` mode a failed claim has already
-        stopped the run, so one that reaches here (its :class:`ClaimFailed` caught) raises again."""
+        there is a finding about the reader's data. In ``"end"`` mode it raises :class:`ClaimFailed`
+        naming every failed claim (the run fails here, having run every section). In ``"stop"`` mode a
+        failed claim has already stopped the run, so one that reaches here (its :class:`ClaimFailed`
+        caught) raises again."""
         n, failed = self.summary(), self.failed()
         line = (f"claims: {n[HELD]} held, {n[FAILED]} failed, {n[NOT_APPLICABLE]} not applicable "
                 f"(on_failed_claim: {self.mode})")
         if failed:
             line += f"\n✘ FAILED: {', '.join(failed)}; their evidence is in claims.json and in the lines above"
         print(line)
+        if failed and self.mode == END:
+            raise ClaimFailed(f"{ENDED_WITH_FAILURES} {len(failed)} failed claim(s): {', '.join(failed)} "
+                              f"(on_failed_claim 'end': {self.mode_why})")
         if failed and self.mode == STOP:
             raise ClaimFailed(f"{len(failed)} claim(s) failed in a run that stops on a failed claim: {', '.join(failed)}")
 

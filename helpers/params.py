@@ -182,15 +182,16 @@ def data_source(builtin: Iterable[str] = ("scenes",)) -> Rule:
 
 
 def on_failed_claim() -> Rule:
-    """What a failed claim does (``helpers.claims.Ledger``'s ``on_failure``): ``"stop"``, ``"record"``
-    or ``"auto"`` (stop on the book's own data, record on the reader's)."""
+    """What a failed claim does (``helpers.claims.Ledger``'s ``on_failure``): ``"stop"``, ``"end"``,
+    ``"record"`` or ``"auto"`` (end on the book's own data, record on the reader's)."""
     from helpers import claims
 
     def rule(name: str, value: Any) -> None:
         __tracebackhide__ = True
         if not isinstance(value, str) or value not in claims.ON_FAILURE:
-            fail(name, value, "give 'stop' (a failed claim stops the run), 'record' (it is shown and recorded, "
-                              "the run goes on) or 'auto' (stop on the book's data, record on yours)")
+            fail(name, value, "give 'stop' (a failed claim stops the run), 'end' (the run goes on and fails at its "
+                              "last cell), 'record' (it is shown and recorded, the run goes on and succeeds) or "
+                              "'auto' (end on the book's data, record on yours)")
     return rule
 
 

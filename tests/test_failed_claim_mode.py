@@ -1,9 +1,11 @@
 """What a failed claim does (helpers.claims.Ledger's on_failure, the notebooks' on_failed_claim):
-"stop" raises at the claim, "record" records it, prints it and goes on, "auto" follows the data.
+"stop" raises at the claim, "end" records it, goes on and fails at the last cell, "record" records it,
+prints it and goes on, "auto" follows the data ("end" on the book's, "record" on a reader's).
 
 The end-to-end tests run notebook 02 with papermill on yeast (../shared/data/multilabel/yeast.npz),
 where a double-sigmoid claim set for the book's scenes really fails: with on_failed_claim "auto" the
-run reaches its last cell and claims.json records the failure; with "stop" it stops at the claim."""
+run reaches its last cell and claims.json records the failure; with "end" it reaches its last cell and
+fails there; with "stop" it stops at the claim."""
 
 from __future__ import annotations
 
@@ -45,30 +47,49 @@ def test_record_prints_the_failure_goes_on_and_finish_lists_it_without_raising(t
     assert "✘ FAILED: a, c" in summary
 
 
-@pytest.mark.parametrize(("data", "mode"), [("scenes", "stop"), ("many_scenes", "stop"),
+@pytest.mark.parametrize(("data", "mode"), [("scenes", "end"), ("many_scenes", "end"),
                                             ("../shared/data/multilabel/yeast.npz", "record"),
                                             ("my_data.csv", "record"), ("scenes.npz", "record")])
-def test_auto_stops_on_the_books_data_and_records_on_a_readers(data, mode):
+def test_auto_ends_on_the_books_data_and_records_on_a_readers(data, mode):
     led = claims.Ledger(None, on_failure="auto", data=data, echo=False)
     assert led.mode == mode
-    assert ("is the book's own data" if mode == "stop" else "is not the book's own data") in led.mode_why
+    assert ("is the book's own data" if mode == "end" else "is not the book's own data") in led.mode_why
 
 
-@pytest.mark.parametrize(("data", "mode"), [(["yeast", "scene"], "stop"), (["yeast", "my_data.npz"], "record"),
-                                            ([], "record"), ("yeast", "stop"), ("scenes", "record")])
+@pytest.mark.parametrize(("data", "mode"), [(["yeast", "scene"], "end"), (["yeast", "my_data.npz"], "record"),
+                                            ([], "record"), ("yeast", "end"), ("scenes", "record")])
 def test_auto_follows_the_data_a_notebook_names_as_its_own(data, mode):
     """Notebook 11's data are a list of the shared benchmarks, all of them the book's own (book_data)."""
     led = claims.Ledger(None, on_failure="auto", data=data, book_data=("yeast", "scene"), echo=False)
     assert led.mode == mode
-    assert claims.resolve_on_failure("auto", ["scenes", "many_scenes"])[0] == "stop"  # a list of the default ones
+    assert claims.resolve_on_failure("auto", ["scenes", "many_scenes"])[0] == "end"  # a list of the default ones
     assert claims.resolve_on_failure("record", ["yeast"], book_data=("yeast",))[0] == "record"  # given, not auto
 
 
-def test_auto_on_the_books_data_raises_and_on_a_readers_file_goes_on(capsys):
-    with pytest.raises(claims.ClaimFailed):
-        claims.Ledger(None, on_failure="auto", data="scenes", echo=False).claim("x", "X", holds=False)
-    claims.Ledger(None, on_failure="auto", data="yeast.npz", echo=False).claim("x", "X", holds=False)
+def test_auto_on_the_books_data_fails_at_the_end_and_on_a_readers_file_goes_on(capsys):
+    book = claims.Ledger(None, on_failure="auto", data="scenes", echo=False)
+    book.claim("x", "X", holds=False)  # recorded, printed, and the run goes on ...
+    book.claim("y", "Y", holds=True)
+    book.claim("z", "Z", holds=False)
+    out = capsys.readouterr().out
+    assert "✘ FAILED [x] X" in out and "✘ FAILED [z] Z" in out
+    assert out.count("↳ the run goes on to its last cell, which fails naming this claim") == 2
+    with pytest.raises(claims.ClaimFailed) as e:  # ... and fails at its last cell, naming every failed claim
+        book.finish()
+    assert str(e.value).startswith(f"{claims.ENDED_WITH_FAILURES} 2 failed claim(s): x, z")
+    assert "claims: 1 held, 2 failed, 0 not applicable (on_failed_claim: end)" in capsys.readouterr().out
+    reader = claims.Ledger(None, on_failure="auto", data="yeast.npz", echo=False)
+    reader.claim("x", "X", holds=False)
+    reader.finish()  # no exception: a finding about the reader's data
     assert "data='yeast.npz' is not the book's own data" in capsys.readouterr().out
+
+
+def test_end_mode_given_outright_behaves_as_auto_on_the_books_data(tmp_path):
+    led = claims.Ledger(tmp_path, on_failure="end", echo=False)
+    led.claim("a", "A", holds=False)
+    assert json.loads((tmp_path / "claims.json").read_text())["on_failure"] == "end"
+    with pytest.raises(claims.ClaimFailed, match="1 failed claim\\(s\\): a"):
+        led.finish()
 
 
 def test_finish_without_failures_prints_the_counts_and_in_stop_mode_refuses_a_caught_failure(capsys):
@@ -83,7 +104,7 @@ def test_finish_without_failures_prints_the_counts_and_in_stop_mode_refuses_a_ca
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"on_failure": "continue"}, "on_failure='continue': give one of 'stop', 'record', 'auto'"),
+    ({"on_failure": "continue"}, "on_failure='continue': give one of 'stop', 'end', 'record', 'auto'"),
     ({"on_failure": None}, "on_failure=None: give one of"),
     ({"on_failure": "auto"}, "on_failure='auto' follows the run's data: pass data="),
 ])
@@ -147,3 +168,16 @@ def test_the_same_run_with_stop_stops_at_its_first_failed_claim(recorded, tmp_pa
     assert stopped["on_failure"] == "stop"
     assert [(c["id"], c["status"]) for c in stopped["claims"]] == [(c["id"], c["status"]) for c in saved[:first + 1]]
     assert results.incomplete_run(tmp_path) is not None  # no metrics.json: the folder is marked incomplete
+
+
+def test_the_same_run_with_end_reaches_its_last_cell_and_fails_there(recorded, tmp_path):
+    saved = json.loads((recorded[0] / "claims.json").read_text())["claims"]
+    failed = [c["id"] for c in saved if c["status"] == "failed"]
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        _run(tmp_path, on_failed_claim="end")
+    assert e.value.ename == "ClaimFailed"
+    assert e.value.evalue.startswith(f"{claims.ENDED_WITH_FAILURES} {len(failed)} failed claim(s): {', '.join(failed)}")
+    ended = json.loads((tmp_path / "claims.json").read_text())
+    assert ended["on_failure"] == "end"
+    assert [(c["id"], c["status"]) for c in ended["claims"]] == [(c["id"], c["status"]) for c in saved]
+    assert results.incomplete_run(tmp_path) is None  # metrics.json was written before the last cell failed

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from helpers import claims
 from helpers import param_sweep as ps
 from helpers.results import repo_root
 
@@ -73,9 +74,17 @@ CASE = ps.Case(FIXTURE, "epochs", 1.5, "bad")
     (ps.Case(FIXTURE, "data", ps.CSV_DATA, "valid"), None, [{"id": "b", "status": "failed"}],
      ps.OK_FAILED, True, "0 held, 1 failed (b), 0 n.a."),
     (ps.Case(FIXTURE, "on_failed_claim", "record", "valid"), None, [{"id": "b", "status": "failed"}],
-     ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; failed on the book's own data"),
+     ps.OK_FAILED, True, "0 held, 1 failed (b), 0 n.a.; recorded on the book's own data"),
+    # the book's data at a valid value: "end" ran every cell and failed at the last, naming the claim: a finding
+    (ps.Case(FIXTURE, "n_train", 300, "valid"),
+     {"ename": "ClaimFailed", "evalue": f"{claims.ENDED_WITH_FAILURES} 1 failed claim(s): b (on_failed_claim 'end')"},
+     [{"id": "a", "status": "held"}, {"id": "b", "status": "failed"}],
+     ps.OK_FAILED, True, "1 held, 1 failed (b), 0 n.a.; the last cell failed naming them"),
     (ps.Case(FIXTURE, "data", "many_scenes", "valid"), None, [{"id": "b", "status": "failed"}],
-     ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; failed on the book's own data"),
+     ps.OK_FAILED, True, "0 held, 1 failed (b), 0 n.a.; recorded on the book's own data"),
+    (ps.Case(FIXTURE, "epochs", "x", "bad"),
+     {"ename": "ClaimFailed", "evalue": f"{claims.ENDED_WITH_FAILURES} 1 failed claim(s): b"},
+     [{"id": "b", "status": "failed"}], ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; a wrong value was accepted"),
     (ps.Case(FIXTURE, "on_failed_claim", "continue", "bad"), None, [{"id": "b", "status": "failed"}],
      ps.OK_FAILED, False, "0 held, 1 failed (b), 0 n.a.; a wrong value was accepted"),
     (CASE, {"ename": "TypeError", "evalue": "'float' object cannot be interpreted as an integer"}, [],
@@ -135,13 +144,15 @@ def test_a_message_names_a_parameter_as_a_word_not_inside_a_path_or_longer_name(
 
 def test_on_failed_claim_values_are_each_mode_and_wrong_ones():
     values = ps.values_for("on_failed_claim", "str", "auto", {})
-    assert values == [("stop", "valid"), ("record", "valid"), ("continue", "bad"), (None, "bad"), (3, "bad")]
+    assert values == [("stop", "valid"), ("end", "valid"), ("record", "valid"), ("continue", "bad"), (None, "bad"),
+                      (3, "bad")]
 
 
 def test_a_run_with_failed_claims_recorded_is_counted_as_its_own_outcome():
     rows = [{"notebook": "02_x", "parameter": "data", "value": "yeast.npz", "expected": "valid",
              "outcome": ps.OK_FAILED, "detail": "3 held, 4 failed (a, b, c, d), 7 n.a.", "good": True, "wall_s": 60.0}]
-    assert ps.format_table(ps.table(rows)).splitlines()[-1] == "1 runs: 1 ok with failed claims; 0 not good"
+    assert ps.format_table(ps.table(rows)).splitlines()[-1] == ("1 runs: 1 ok with failed claims; 0 not good; "
+                                                                 "findings: 1 valid values with failed claims")
 
 
 def test_an_empty_list_is_valid_only_where_a_notebook_documents_it():
