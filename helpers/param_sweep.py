@@ -298,6 +298,31 @@ def finished_rows(todo: Sequence[Case], out_root: Path, numbers: Sequence[int] |
     return done
 
 
+def rows_from(todo: Sequence[Case], sources: Sequence[tuple[Path, str]]) -> dict[int, dict[str, Any]]:
+    """The rows of ``todo`` found in several run folders (``--done --from DIR@COMMIT ...``): each source is a
+    folder of runs and the commit its rows were made at (a prefix is enough); a case is found by its key,
+    whatever the numbers of the folders (the list of cases may have changed between the commits), and a
+    later source replaces an earlier one for the same case. Each row gets its ``commit`` (7 characters)."""
+    keys = {json.dumps(case_key(c), sort_keys=True): i for i, c in enumerate(todo)}
+    found: dict[int, dict[str, Any]] = {}
+    for folder, commit in sources:
+        for path in sorted(Path(folder).glob(f"case_*/{ROW_NAME}")):
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            made = str(saved.get("commit") or "") if isinstance(saved, dict) else ""
+            key = saved.get("key") if isinstance(saved, dict) else None
+            if not (made and commit and (made.startswith(commit) or commit.startswith(made))) or not isinstance(key, dict):
+                continue
+            if isinstance(key.get("notebook"), str):
+                key = {**key, "notebook": Path(key["notebook"]).name}  # older keys hold the notebook's path
+            i = keys.get(json.dumps(key, sort_keys=True))
+            if i is not None:
+                found[i] = {**saved["row"], "commit": made[:7]}
+    return found
+
+
 def _run_case(case: Case, folder: Path, threads: int | None) -> dict[str, Any]:
     """Pool task: run one case into ``folder`` and classify it (never raises); the row is also written to
     ``folder/row.json`` with the case and the commit, so that ``--resume`` can skip it."""
@@ -346,12 +371,13 @@ def _run_case_row(case: Case, folder: Path, threads: int | None) -> dict[str, An
             "wall_s": round(time.perf_counter() - t0, 1)}
 
 
-COLUMNS = ["notebook", "parameter", "value", "expected", "outcome", "detail", "good", "wall_s"]
+COLUMNS = ["notebook", "parameter", "value", "expected", "outcome", "detail", "good", "wall_s", "commit"]
 
 
 def table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """The rows as a table in notebook, parameter order (the order the cases were made)."""
-    return pd.DataFrame(list(rows), columns=COLUMNS)
+    """The rows as a table in notebook, parameter order (the order the cases were made); ``commit`` is the
+    commit each row was made at (empty for the rows of this run, whose commit heads the table)."""
+    return pd.DataFrame([{"commit": "", **r} for r in rows], columns=COLUMNS)
 
 
 def format_table(frame: pd.DataFrame) -> str:
@@ -424,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--at", default=None,
                     help="with --done: table the rows made at this commit instead of this checkout's (a run "
                          "made from another checkout)")
+    ap.add_argument("--from", dest="sources", action="append", default=[], metavar="DIR@COMMIT",
+                    help="with --done: the rows made at COMMIT in the run folder DIR; repeat it to table the rows of "
+                         "several runs together (a later one replaces an earlier one for the same case); each row "
+                         "names its commit")
     ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
     ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
     ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
@@ -462,13 +492,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i, c in zip(numbers, todo, strict=True):
             print(f"{i:4d}  {c.notebook.stem}  {c.parameter}={c.shown}  ({c.expected})")
         return 0
-    if (a.resume or a.done) and not a.out:
+    if a.sources and not a.done:
+        print("error: --from goes with --done (it tables rows already made)", file=sys.stderr)
+        return 2
+    if (a.resume or a.done) and not a.out and not a.sources:
         print(f"error: {'--resume' if a.resume else '--done'} needs --out, the folder of the runs", file=sys.stderr)
         return 2
-    out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="helpers-param-sweep-"))
     if a.at and not a.done:
         print("error: --at goes with --done (a resumed run runs at this checkout's commit)", file=sys.stderr)
         return 2
+    if a.done and a.sources:  # the rows of several runs (other commits, other case lists), each naming its commit
+        sources = []
+        for src in a.sources:
+            folder, sep, commit = src.rpartition("@")
+            if not sep or not folder or not commit or not Path(folder).is_dir():
+                print(f"error: --from {src!r}: give DIR@COMMIT, the folder of a run and the commit its rows were "
+                      f"made at", file=sys.stderr)
+                return 2
+            sources.append((Path(folder), commit))
+        found = rows_from(todo, sources)
+        if not found:
+            print(f"error: no case of this list has rows in {', '.join(a.sources)}", file=sys.stderr)
+            return 2
+        a.at = ", ".join(sorted({r["commit"] for r in found.values()}))
+        frame = table(found[i] for i in sorted(found))
+        missing = [f"{todo[i].notebook.stem} {todo[i].parameter}={todo[i].shown}" for i in range(len(todo)) if i not in found]
+        text = format_table(frame) + f" (of {len(todo)} cases listed)"
+        if missing:
+            text += f"\nnot run yet: {len(missing)} cases, the first {', '.join(missing[:5])}"
+        print(text)
+        _write_table(a, frame, text)
+        return 0 if frame["good"].all() else 1
+    out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="helpers-param-sweep-"))
     if a.done:  # the table so far of a run split over days: only the cases already run there at that commit
         found = finished_rows(todo, out, numbers, commit=a.at)
         if not found:
@@ -502,7 +557,7 @@ def _write_table(a: argparse.Namespace, frame: pd.DataFrame, text: str) -> None:
     dest = Path(a.table)
     dest.mkdir(parents=True, exist_ok=True)
     results.write_bytes_atomic(dest / "table.csv", frame.to_csv(index=False).encode("utf-8"))
-    header = (a.label + "\n" if a.label else "") + f"commit {a.at or results.git_commit()}\n\n"
+    header = (a.label + "\n" if a.label else "") + f"commit {a.at or results.git_commit()}\n\n"  # --from: each one
     results.write_bytes_atomic(dest / "table.txt", (header + text + "\n").encode("utf-8"))
 
 

@@ -245,3 +245,40 @@ def test_rows_from_another_checkout_are_tabled_at_their_commit(tmp_path, monkeyp
     assert (tmp_path / "t" / "table.txt").read_text().startswith("commit abc123")
     assert ps.main([str(FIXTURE), "--params", "x", "--out", str(tmp_path), "--at", "abc123"]) == 2
     assert "--at goes with --done" in capsys.readouterr().err
+
+
+def test_rows_of_several_runs_are_tabled_together_by_case_each_naming_its_commit(tmp_path, capsys):
+    """--done --from DIR@COMMIT ...: the case list changed between the runs (other folder numbers); a case is
+    found by its key, a later run replaces an earlier one, and each row names its commit."""
+    import json
+
+    cases = ps.cases([FIXTURE], ["x"])
+    first, second = tmp_path / "old", tmp_path / "new"
+
+    def save(folder, number, case, commit, outcome):
+        row = {"notebook": FIXTURE.stem, "parameter": "x", "value": case.shown, "expected": case.expected,
+               "outcome": outcome, "detail": "", "good": outcome != "crash", "wall_s": 1.0}
+        (folder / f"case_{number:03d}").mkdir(parents=True)
+        (folder / f"case_{number:03d}" / ps.ROW_NAME).write_text(
+            json.dumps({"key": ps.case_key(case), "commit": commit, "row": row}))
+
+    save(first, 7, cases[0], "aaa1111222", "crash")  # another number than its place in today's list
+    save(first, 8, cases[1], "aaa1111222", "ok")
+    save(first, 9, cases[1], "zzz9999999", "crash")  # another commit than the one named: not read
+    save(second, 0, cases[0], "bbb3333444", "ok")  # the rerun replaces the first run's row
+    found = ps.rows_from(cases, [(first, "aaa1111"), (second, "bbb3333")])
+    assert sorted(found) == [0, 1]
+    assert (found[0]["outcome"], found[0]["commit"]) == ("ok", "bbb3333")
+    assert (found[1]["outcome"], found[1]["commit"]) == ("ok", "aaa1111")
+    table_dir = tmp_path / "t"
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from", f"{first}@aaa1111", "--from",
+                    f"{second}@bbb3333", "--table", str(table_dir)]) == 0
+    text = capsys.readouterr().out
+    assert f"2 runs: 2 ok; 0 not good (of {len(cases)} cases listed)" in text
+    assert f"not run yet: {len(cases) - 2} cases" in text or len(cases) == 2
+    assert (table_dir / "table.txt").read_text().startswith("commit aaa1111, bbb3333")
+    assert list(ps.pd.read_csv(table_dir / "table.csv")["commit"]) == ["bbb3333", "aaa1111"]
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from", str(first)]) == 2
+    assert "give DIR@COMMIT" in capsys.readouterr().err
+    assert ps.main([str(FIXTURE), "--params", "x", "--from", f"{first}@aaa1111"]) == 2
+    assert "--from goes with --done" in capsys.readouterr().err
