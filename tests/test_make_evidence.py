@@ -30,3 +30,21 @@ def test_refuses_uncommitted_code(monkeypatch, capsys):
     monkeypatch.setattr(make_evidence, "_dirty", lambda: ["helpers/metrics.py"])
     assert make_evidence.main(["imbalance"]) == 2
     assert "uncommitted changes in helpers/metrics.py" in capsys.readouterr().err
+
+
+def test_recorded_sums_the_runs_seconds_of_the_committed_sets_against_the_budget(capsys):
+    import json
+
+    from helpers import results
+
+    names = list(make_evidence.SETS)
+    rows, line = make_evidence.recorded(names, workers=2)
+    total = 0.0
+    for n in names:
+        prov = results.repo_root() / "evidence" / n / "provenance.json"
+        total += float(json.loads(prov.read_text())["run_seconds"])
+    assert [r["set"] for r in rows] == names
+    assert f"{total:.0f} s of runs" in line and f"at least {total / 2 / 60:.0f} min wall" in line
+    assert ("OVER" in line) == (total / 2 / 60 > make_evidence.BUDGET_MINUTES)
+    assert make_evidence.main(["imbalance", "--recorded", "--workers", "1"]) == 0
+    assert "recorded: 1 set(s)" in capsys.readouterr().out
