@@ -282,3 +282,19 @@ def test_rows_of_several_runs_are_tabled_together_by_case_each_naming_its_commit
     assert "give DIR@COMMIT" in capsys.readouterr().err
     assert ps.main([str(FIXTURE), "--params", "x", "--from", f"{first}@aaa1111"]) == 2
     assert "--from goes with --done" in capsys.readouterr().err
+
+
+def test_the_committed_table_names_current_cases_and_its_summary_counts_its_rows():
+    """evidence/test_params: every row is a case of today's list (a renamed parameter or value makes it stale),
+    and the summary printed in table.txt is the one its rows give."""
+    folder = repo_root() / "evidence" / "test_params"
+    frame = ps.pd.read_csv(folder / "table.csv", dtype=str, keep_default_na=False)
+    frame["good"] = frame["good"].map({"True": True, "False": False})
+    frame["wall_s"] = frame["wall_s"].astype(float)
+    current = {(c.notebook.stem, c.parameter, c.shown, c.expected) for c in ps.cases(ps.book_notebooks())}
+    rows = list(zip(frame["notebook"], frame["parameter"], frame["value"], frame["expected"], strict=True))
+    stale = [r for r in rows if r not in current]
+    assert not stale, f"evidence/test_params has rows for cases no longer made: {stale[:3]}"
+    assert len(set(rows)) == len(rows), "a case appears twice in evidence/test_params"
+    summary = ps.format_table(ps.table(frame.to_dict("records"))).splitlines()[-1]
+    assert summary in (folder / "table.txt").read_text(encoding="utf-8")
