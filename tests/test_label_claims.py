@@ -47,3 +47,27 @@ def test_split_claims():
     assert not unlearned["applies"]  # test AP under 3x the frequency: the rare label was not learned
     assert not label_claims.splits(_per_label(0.1, seeds=3), Y_pool, [2], 0.04, 3)[
         "random_split_leaves_rare_labels_without_val_positives"]["applies"]
+
+
+def test_misaligned_claim_is_not_applicable_when_the_test_split_lacks_a_label():
+    """A small test split without some label: the test-only binarizer gives fewer columns, no model can be scored
+    on them (evaluation refuses the shapes), so the notebook has no misaligned row and the claim cannot be judged."""
+    from helpers.labels import check_split_labels
+
+    rng = np.random.default_rng(0)
+    Y_train = (rng.random((200, 10)) < 0.3).astype(np.float32)
+    Y_own = (rng.random((16, 7)) < 0.3).astype(np.float32)  # 7 of the 10 labels in the test split
+    aligned = pd.DataFrame({"aligned": {"tuned macro-F1": 0.8, "mAP": 0.9, "mAP of label frequencies": 0.3}}).T
+    checks = {"aligned, labels only": check_split_labels(Y_train, Y_train[:16]),
+              "misaligned, labels only": check_split_labels(Y_train, Y_own),
+              "misaligned, with names": check_split_labels(Y_train, Y_own, names_a=list("abcdefghij"),
+                                                           names_b=list("abcdefg"))}
+    cc = label_claims.columns(aligned, {"aligned": 0.3}, checks, ["h"], steps=10**6, Y_train=Y_train, Y_test_own=Y_own)
+    near = cc["misaligned_test_near_chance"]
+    assert near["applies"] is False and "the test split lacks a label" in near["why_not"]
+    assert cc["split_check_flags_misaligned_columns"]["holds"] is True  # the width alone is flagged
+    full = pd.concat([aligned, pd.DataFrame({"misaligned": {"tuned macro-F1": 0.1, "mAP": 0.35,
+                                                            "mAP of label frequencies": 0.3}}).T])
+    cc = label_claims.columns(full, {"aligned": 0.3, "misaligned": 0.3}, checks, ["h"], steps=10**6, Y_train=Y_train,
+                              Y_test_own=Y_train[:16])
+    assert cc["misaligned_test_near_chance"]["applies"] is True and cc["misaligned_test_near_chance"]["holds"]() is True
