@@ -285,17 +285,20 @@ def finished_rows(todo: Sequence[Case], out_root: Path, numbers: Sequence[int] |
     numbers = range(len(todo)) if numbers is None else numbers
     done = {}
     for i, c in enumerate(todo):
-        path = case_folder(out_root, numbers[i]) / ROW_NAME
-        if not path.is_file():
-            continue
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        made = str(saved.get("commit") or "")
-        if commit and made and (made.startswith(commit) or commit.startswith(made)) and _same_case(saved.get("key"), c):
+        saved = _saved_row(case_folder(out_root, numbers[i]) / ROW_NAME, commit)
+        if saved is not None and _same_case(saved.get("key"), c):
             done[i] = saved["row"]
     return done
+
+
+def _saved_row(path: Path, commit: str) -> dict[str, Any] | None:
+    """A case folder's ``row.json`` when it was made at ``commit`` (either one a prefix of the other), else None."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    made = str(saved.get("commit") or "") if isinstance(saved, dict) else ""
+    return saved if commit and made and (made.startswith(commit) or commit.startswith(made)) else None
 
 
 def rows_from(todo: Sequence[Case], sources: Sequence[tuple[Path, str]]) -> dict[int, dict[str, Any]]:
@@ -307,19 +310,15 @@ def rows_from(todo: Sequence[Case], sources: Sequence[tuple[Path, str]]) -> dict
     found: dict[int, dict[str, Any]] = {}
     for folder, commit in sources:
         for path in sorted(Path(folder).glob(f"case_*/{ROW_NAME}")):
-            try:
-                saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            made = str(saved.get("commit") or "") if isinstance(saved, dict) else ""
-            key = saved.get("key") if isinstance(saved, dict) else None
-            if not (made and commit and (made.startswith(commit) or commit.startswith(made))) or not isinstance(key, dict):
+            saved = _saved_row(path, commit)
+            key = saved.get("key") if saved is not None else None
+            if not isinstance(key, dict):
                 continue
             if isinstance(key.get("notebook"), str):
                 key = {**key, "notebook": Path(key["notebook"]).name}  # older keys hold the notebook's path
             i = keys.get(json.dumps(key, sort_keys=True))
             if i is not None:
-                found[i] = {**saved["row"], "commit": made[:7]}
+                found[i] = {**saved["row"], "commit": str(saved["commit"])[:7]}
     return found
 
 
