@@ -14,13 +14,18 @@ Trains the book's default CNN on the default scenes, same data, model and seed, 
 6. ``fit - validation``: the difference of the two rows above (derived, not timed).
 
 It prints seconds, training samples/s and the ratio to the DataLoader loop, on CPU and on CUDA
-when present. A benchmark, not a test: numbers depend on the machine; nothing here asserts speed.
+when present. ``--allocator`` instead times one ``fit`` in fresh processes with and without
+``MALLOC_TRIM_THRESHOLD_=65536``, the setting a Dask worker passes on to the kernels it starts
+(:data:`helpers.kernels.UNSET_VARS`). A benchmark, not a test: numbers depend on the machine; nothing here asserts speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import os
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -122,13 +127,52 @@ def bench(device: str = "auto", n_train: int = 2000, epochs: int = 5, batch_size
     return df
 
 
+def _fit_seconds(n_train: int, epochs: int, batch_size: int) -> float:
+    """Seconds of one :func:`helpers.train.fit` on the CPU, one thread (what ``--fit-once`` prints)."""
+    torch.set_num_threads(1)
+    d = data_mod.make_scenes(n_train=n_train, n_val=500, n_test=100, seed=0)
+    model = models.build_model(d, seed=0)
+    t0 = time.perf_counter()
+    train.fit(model, d, "bce_with_logits", epochs=epochs, batch_size=batch_size, seed=0, device="cpu", progress=False)
+    return time.perf_counter() - t0
+
+
+def allocator(n_train: int, epochs: int, batch_size: int, repeats: int) -> pd.DataFrame:
+    """Best-of-``repeats`` seconds of one ``fit`` in a fresh process, with glibc's default allocator
+    thresholds and with ``MALLOC_TRIM_THRESHOLD_=65536`` (Dask's worker setting), one thread each."""
+    rows = []
+    for label, value in (("default", None), ("MALLOC_TRIM_THRESHOLD_=65536", "65536")):
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} | ({"MALLOC_TRIM_THRESHOLD_": value} if value else {}))
+        cmd = [sys.executable, "-m", "helpers.bench", "--fit-once", "--n-train", str(n_train), "--epochs", str(epochs),
+               "--batch-size", str(batch_size)]
+        times = [float(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.split()[-1])
+                 for _ in range(repeats)]
+        rows.append({"allocator": label, "seconds": min(times)})
+    df = pd.DataFrame(rows)
+    df["vs_default"] = df["seconds"] / df["seconds"].iloc[0]
+    return df
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Training-loop benchmark: helpers' staged loop vs DataLoader.")
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--allocator", action="store_true", help="time one fit with and without Dask's "
+                    "MALLOC_TRIM_THRESHOLD_=65536 (fresh processes, one thread, CPU)")
+    ap.add_argument("--fit-once", action="store_true", help=argparse.SUPPRESS)  # a child of --allocator
     args = ap.parse_args(argv)
+    if args.fit_once:
+        print(f"{_fit_seconds(args.n_train, args.epochs, args.batch_size):.3f}")
+        return 0
+    if args.allocator:
+        print(f"one fit in a fresh process, CPU, one thread: {args.n_train} scenes x {args.epochs} epochs, "
+              f"batch {args.batch_size}, best of {args.repeats}")
+        print(allocator(args.n_train, args.epochs, args.batch_size, args.repeats).to_string(
+            index=False, formatters={"seconds": "{:.2f}".format, "vs_default": "{:.2f}x".format}))
+        return 0
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
           f"{args.n_train} scenes x {args.epochs} epochs, batch {args.batch_size}, validation on 500 scenes "

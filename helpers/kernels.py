@@ -3,7 +3,9 @@
 Papermill starts a kernel per notebook. :func:`kernel_manager_class` returns the kernel manager
 both runners should pass to ``papermill.execute_notebook(kernel_manager_class=...)``:
 
-* the kernel gets extra environment variables (the thread budget below);
+* the kernel gets extra environment variables (the thread budget below), and not the ones in
+  :data:`UNSET_VARS` (an allocator setting a Dask worker would otherwise pass on, which halves
+  training speed);
 * transport encryption is switched on where jupyter_client and pyzmq support it (CurveZMQ), so
   ipykernel does not warn "Kernel is running over TCP without encryption" once per notebook;
 * kernels start one at a time per machine and user (a file lock in the system temp folder, held
@@ -35,6 +37,12 @@ from pathlib import Path
 from typing import Any
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Variables a kernel must not inherit. Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers
+# (distributed.nanny.pre-spawn-environ), and the kernels a sweep worker starts inherited it: glibc then
+# returns freed memory to the OS at every step and no longer adapts its mmap threshold, which doubled
+# the book's training time (notebook 04, 4,000 scenes: 1.0 s per epoch instead of 0.5, one thread;
+# python -m helpers.bench --allocator). Results are the same either way: it changes memory management only.
+UNSET_VARS = ("MALLOC_TRIM_THRESHOLD_",)
 PORT_BIND_TIMEOUT_S = 30.0
 
 
@@ -121,7 +129,8 @@ def kernel_manager_class(env: Mapping[str, str] | None = None) -> type:
 
     class HelpersKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw["env"] = {**(kw.get("env") or os.environ), **extra_env}
+            env = {**(kw.get("env") or os.environ), **extra_env}
+            kw["env"] = {k: v for k, v in env.items() if k not in UNSET_VARS}
             supports_curve = getattr(self, "_kernel_supports_curve_encryption", None)  # recent jupyter_client only
             if supports_curve is not None and zmq.has("curve") and supports_curve():
                 kw.setdefault("transport_encryption", "auto")  # else recent kernels warn about plain TCP

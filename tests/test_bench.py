@@ -34,3 +34,9 @@ def test_monitor_off_row_only_where_fit_takes_monitor(monkeypatch):
     monkeypatch.setattr(bench, "fit_has_monitor", lambda: True)
     df = bench.bench("cpu", n_train=128, epochs=1, repeats=1, n_val=64)
     assert "fit, monitor off" in df["loop"].tolist() and False in seen and True in seen
+
+
+def test_allocator_rows_time_fit_with_and_without_dasks_setting(capsys):
+    df = bench.allocator(n_train=128, epochs=1, batch_size=64, repeats=1)
+    assert df["allocator"].tolist() == ["default", "MALLOC_TRIM_THRESHOLD_=65536"]
+    assert (df["seconds"] > 0).all() and df["vs_default"].iloc[0] == 1.0  # no speed asserted: machines differ
