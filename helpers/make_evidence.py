@@ -5,6 +5,8 @@ Each set in :data:`SETS` is a sweep spec in ``sweeps/``; its runs go to
 starts fresh), the sets run one after another on one local Dask cluster (or the cluster at ``--scheduler``), and each
 finished sweep is copied into ``evidence/<set>/`` by :func:`helpers.evidence.export_sweep` (table,
 spec, claims, provenance with the commit, environment, threads, package versions and code hashes).
+The sets of :data:`MADE_BY` are not sweeps of a notebook; each has its own maker (``thresholds``:
+:mod:`helpers.threshold_rules`), run after the sweeps with the same number of worker processes.
 The wall time of each set and of the whole call is printed at the end.
 
     python -m helpers.make_evidence                 # every set, one worker per core
@@ -61,6 +63,11 @@ SETS = {
     "start_here_yeast": "sweeps/start_here_yeast.yaml",
     "splits_yeast": "sweeps/splits_yeast.yaml",
 }
+# Sets that are not sweeps of a notebook: set name -> the module whose ``make(dest, workers=...)`` writes it
+MADE_BY = {
+    "thresholds": "helpers.threshold_rules",
+}
+ALL = [*SETS, *MADE_BY]
 
 
 def _dirty() -> list[str]:
@@ -83,7 +90,8 @@ def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, r
     from helpers.sweep.cluster import _forkserver_workers
 
     root = out_root or results.repo_root() / "outputs" / "evidence_runs" / _commit()
-    specs = {n: sweep.load_spec(results.repo_root() / SETS[n], output=root / n) for n in names}
+    specs = {n: sweep.load_spec(results.repo_root() / SETS[n], output=root / n) for n in names if n in SETS}
+    made = [n for n in names if n in MADE_BY]
     report: dict[str, dict] = {}
 
     def one(name: str, address: str) -> None:
@@ -91,7 +99,9 @@ def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, r
         res = sweep.run_sweep(specs[name], scheduler=address, rerun_failed=rerun_failed, progress=False)
         report[name] = {"seconds": round(time.perf_counter() - t0, 1), "failed": len(res.failed), "exported": None}
 
-    if scheduler:
+    if not specs:
+        address, cluster = None, None
+    elif scheduler:
         address, cluster = scheduler, None
     else:
         from distributed import LocalCluster
@@ -112,6 +122,12 @@ def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, r
         if report[name]["failed"] == 0:
             report[name]["exported"] = results.display_path(evidence.export_sweep(spec.output,
                                                                                   results.repo_root() / "evidence" / name))
+    for name in made:  # not sweeps: each maker trains in its own worker processes and writes evidence/<name>
+        import importlib
+
+        t0 = time.perf_counter()
+        dest = importlib.import_module(MADE_BY[name]).make(results.repo_root() / "evidence" / name, workers=workers)
+        report[name] = {"seconds": round(time.perf_counter() - t0, 1), "failed": 0, "exported": results.display_path(dest)}
     return report
 
 
@@ -143,7 +159,7 @@ def recorded(names: Sequence[str], workers: int) -> tuple[list[dict], str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m helpers.make_evidence", description=__doc__.splitlines()[0])
-    ap.add_argument("sets", nargs="*", help=f"sets to regenerate (default: all of {', '.join(SETS)})")
+    ap.add_argument("sets", nargs="*", help=f"sets to regenerate (default: all of {', '.join(ALL)})")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (default: cores)")
     ap.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead of a local cluster")
     ap.add_argument("--rerun-failed", action="store_true", help="retry runs that failed in an earlier call")
@@ -153,11 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--allow-dirty", action="store_true", help="run although helpers/, notebooks/ or sweeps/ have "
                     "uncommitted changes")
     a = ap.parse_args(argv)
-    unknown = [n for n in a.sets if n not in SETS]
+    unknown = [n for n in a.sets if n not in ALL]
     if unknown:
-        print(f"error: unknown evidence set {unknown[0]!r}; the sets: {', '.join(SETS)}", file=sys.stderr)
+        print(f"error: unknown evidence set {unknown[0]!r}; the sets: {', '.join(ALL)}", file=sys.stderr)
         return 2
-    names = a.sets or list(SETS)
+    names = a.sets or list(ALL)
     if a.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
@@ -171,7 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.dry_run:
         from helpers.sweep import main as sweep_main
 
-        return max(sweep_main([SETS[n], "--dry-run", "--out", f"outputs/evidence_runs/{_commit()}/{n}"]) for n in names)
+        for n in names:
+            if n in MADE_BY:
+                print(f"{n}: not a sweep; python -m {MADE_BY[n]} trains and scores it (see its docstring)")
+        return max((sweep_main([SETS[n], "--dry-run", "--out", f"outputs/evidence_runs/{_commit()}/{n}"])
+                    for n in names if n in SETS), default=0)
     dirty = _dirty()
     if dirty and not a.allow_dirty:
         print(f"error: uncommitted changes in {', '.join(dirty[:3])}{' ...' if len(dirty) > 3 else ''}: commit them "
