@@ -19,7 +19,7 @@ help:
 	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop, validation cost)"
 	@echo "make gpu-check   on a CUDA machine: CUDA tests, notebooks 03/04 on the GPU, GPU benchmark (< 4 min)"
 	@echo "make lab         open the book in JupyterLab"
-	@echo "make evidence    regenerate every evidence/ set from its sweep spec (local Dask cluster), print the wall time;"
+	@echo "make evidence    regenerate every evidence/ set (sweep specs on a local Dask cluster, and thresholds), print the wall time;"
 	@echo "                 some sets: make evidence EVIDENCE='imbalance' (workers: EVIDENCE_WORKERS=2)"
 
 # (Re)create the virtual environment when requirements.txt or pyproject.toml change.
