@@ -27,12 +27,13 @@ settings, package versions and the sha256 of the notebook and ``helpers/`` modul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,16 +116,25 @@ def export_sweep(sweep_dir: str | os.PathLike, dest: str | os.PathLike | None = 
                          f"or {manifest['notebook']}; rerun the sweep from one commit (delete the folder) first")
     final = _abs(dest) if dest is not None else results.repo_root() / "evidence" / manifest["sweep"]
     _check_dest(final, manifest, force)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.export-", dir=final.parent))  # swapped in when complete
-    try:
+    with staged(final, FILES) as out:
         _write_evidence(out, src, manifest, statuses, envs, commits, spec)
+    return final
+
+
+@contextlib.contextmanager
+def staged(final: Path, files: Sequence[str]) -> Iterator[Path]:
+    """A fresh staging folder beside ``final`` to write ``files`` into; when the block ends without an
+    error they replace those in ``final`` (created if needed), and the staging folder is removed either
+    way, so a refusal or an error leaves ``final`` as it was."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+    try:
+        yield out
         final.mkdir(exist_ok=True)
-        for name in FILES:
+        for name in files:
             os.replace(out / name, final / name)
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return final
 
 
 def _write_evidence(out: Path, src: Path, manifest: dict[str, Any], statuses: list[dict[str, Any]],

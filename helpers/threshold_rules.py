@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -151,18 +149,11 @@ def make(dest: str | os.PathLike | None = None, *, seeds: Sequence[int] = SEEDS,
         "env": results.env_info("cpu"), "packages": evidence._package_versions(),
         "code": evidence.code_hashes(commit, "helpers/threshold_rules.py"),
     }
-    final.parent.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.make-", dir=final.parent))
-    try:
+    with evidence.staged(final, FILES) as out:
         table.to_csv(out / "results.csv", index=False)
         judged.to_csv(out / "judged.csv")
         (out / "measure.log").write_text(report(table, judged), encoding="utf-8")
         results.write_json_atomic(out / "provenance.json", provenance)
-        final.mkdir(exist_ok=True)
-        for name in FILES:
-            os.replace(out / name, final / name)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
     return final
 
 
