@@ -467,7 +467,8 @@ SETS: tuple[EvidenceSet, ...] = (
          Backs(f"cause:{DS_CAUSE}", "losses", ("yeast",), setups=("double_sigmoid",), views=("mAP",)),
          Backs(f"cause:{DS_CAUSE_EVERY}", "losses", ("yeast",), setups=("double_sigmoid",), views=("mAP",))),
         note="scenes: 500 training scenes, 10 epochs, below 02's learning precondition of 1,000 rows, so a slower "
-             "loss shows as behind; tail 3.3 from 02's long-tailed MSE section, its tail-3.3 runs having failed"),
+             "loss shows as behind; tail 3.3 also from 02's long-tailed MSE section (declared when the set's tail-3.3 "
+             "runs had failed; they ran once 02 skipped a digit level its scenes lack)"),
     EvidenceSet(
         "wrong_loss_full", "notebook 02's wrong losses against BCE on logits at 02's own size, at two budgets "
         "(sweeps/wrong_loss_full.yaml)", ("evidence/wrong_loss_full",),
