@@ -9,6 +9,11 @@ The sets of :data:`MADE_BY` are not sweeps of a notebook; each has its own maker
 :mod:`helpers.threshold_rules`), run after the sweeps with the same number of worker processes.
 The wall time of each set and of the whole call is printed at the end.
 
+Every run trains with one torch thread (:data:`THREADS`), whatever the number of workers or the machine's
+cores: a run's numbers depend on its thread count (float sums run in another order), and a set must give
+the same numbers when regenerated. ``evidence/loop_mistakes`` made with two threads per run and regenerated
+with one differed by up to 0.08 in macro-F1 on single runs (the ``lr x10`` setup, seed 3).
+
     python -m helpers.make_evidence                 # every set, one worker per core
     python -m helpers.make_evidence imbalance --workers 2
     python -m helpers.make_evidence --dry-run       # the runs each set would make
@@ -31,6 +36,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers import results
+
+THREADS = 1  # torch threads of every evidence run (see the module docstring); tests check the committed sets
 
 # set name -> sweep spec; `make evidence` regenerates all of them
 SETS = {
@@ -96,7 +103,8 @@ def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, r
 
     def one(name: str, address: str) -> None:
         t0 = time.perf_counter()
-        res = sweep.run_sweep(specs[name], scheduler=address, rerun_failed=rerun_failed, progress=False)
+        res = sweep.run_sweep(specs[name], scheduler=address, rerun_failed=rerun_failed, progress=False,
+                              threads=THREADS)
         report[name] = {"seconds": round(time.perf_counter() - t0, 1), "failed": len(res.failed), "exported": None}
 
     if not specs:

@@ -48,3 +48,31 @@ def test_recorded_sums_the_runs_seconds_of_the_committed_sets_against_the_budget
     assert ("OVER" in line) == (total / 2 / 60 > make_evidence.BUDGET_MINUTES)
     assert make_evidence.main(["imbalance", "--recorded", "--workers", "1"]) == 0
     assert "recorded: 1 set(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(make_evidence.SETS))
+def test_committed_set_was_made_with_one_torch_thread_per_run(name):
+    """A run's numbers depend on its torch thread count; every committed set is made with
+    make_evidence.THREADS so that regenerating it gives the same numbers on any worker count."""
+    import json
+
+    prov = json.loads((repo_root() / "evidence" / name / "provenance.json").read_text())
+    assert prov["threads"]["torch_threads"] == [make_evidence.THREADS], (
+        f"evidence/{name} was made with torch threads {prov['threads']['torch_threads']}: regenerate it with "
+        f"python -m helpers.make_evidence {name}")
+
+
+def test_run_sets_fixes_the_thread_count_whatever_the_workers(monkeypatch):
+    seen = []
+
+    class Done:
+        failed = ["a run"]  # nothing is exported
+
+    def fake_run_sweep(spec, **kw):
+        seen.append(kw)
+        return Done()
+
+    monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
+    report = make_evidence.run_sets(["imbalance"], workers=7, scheduler="tcp://unused:1", out_root=repo_root() / "outputs" / "unused")
+    assert seen and seen[0]["threads"] == make_evidence.THREADS == 1
+    assert report["imbalance"]["exported"] is None

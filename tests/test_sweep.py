@@ -192,8 +192,32 @@ def test_kernel_start_failure_detection(tmp_path):
     assert not execution._is_kernel_start_failure(pm_err, tmp_path / "missing.ipynb")
 
 
+def test_kernel_threads_share_or_fixed():
+    from helpers.sweep.runner import kernel_threads
+
+    assert kernel_threads({"a": 2, "b": 8}, None) == {"a": 2, "b": 8}
+    assert kernel_threads({"a": 2, "b": 8}, 1) == {"a": 1, "b": 1}
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
+def test_run_sweep_refuses_a_bad_thread_count(tmp_path, bad):
+    path = write_spec(tmp_path, notebook=FIXTURE, parameters={"label": "t"}, grid={"seed": [0]})
+    with pytest.raises(ValueError, match="threads must be a whole number of at least 1"):
+        sweep.run_sweep(path, workers=1, progress=False, threads=bad)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
 # ---------------------------------------------------------------------------------------------
 # Sweeps on a LocalCluster
+
+
+def test_threads_fixes_each_kernels_torch_threads(tmp_path):
+    """One worker would give its kernel every core; threads=1 gives it one (what make evidence uses)."""
+    path = write_spec(tmp_path, notebook=FIXTURE, parameters={"label": "t"}, grid={"seed": [0]})
+    sweep.run_sweep(path, workers=1, progress=False, threads=1)
+    (st,) = statuses(tmp_path / "out").values()
+    rec = json.loads((tmp_path / "out" / st["run_id"] / "metrics.json").read_text())
+    assert st["status"] == "ok" and st["threads"] == 1 and rec["omp_num_threads"] == "1"
 
 
 def test_local_sweep_writes_runs_table_and_isolates_failures(tmp_path, capsys):

@@ -106,10 +106,15 @@ def run_sweep(
     rerun_failed: bool = False,
     progress: bool = True,
     force: bool = False,
+    threads: int | None = None,
 ) -> SweepResult:
     """Run a sweep: validate, skip completed runs, execute the rest on a local Dask cluster
     (``workers`` processes, default one per core) or on the cluster at ``scheduler``
     (``tcp://host:8786``), writing each run's folder and ``results.csv`` as runs finish.
+
+    Each kernel gets ``cores // workers`` torch threads on its machine, or ``threads`` when given.
+    Results depend on the thread count (float sums run in another order), so runs meant to be compared
+    with each other or regenerated later (``make evidence``) fix it.
 
     A failing run is recorded and does not stop the others. On KeyboardInterrupt the cluster is
     closed, the summary of what completed is printed, and the interrupt is re-raised. A line per
@@ -121,6 +126,8 @@ def run_sweep(
     spec = spec_or_path if isinstance(spec_or_path, SweepSpec) else load_spec(spec_or_path)
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
     t0 = time.perf_counter()
     runs = plan(spec)
     todo = [r for r in runs if r.will_run(rerun_failed)]
@@ -136,7 +143,14 @@ def run_sweep(
             spec.output.mkdir(parents=True, exist_ok=True)
             stack.enter_context(sweep_lock(spec.output))
         return _run_locked(spec, runs, todo, counts, statuses, rows, results_path, t0,
-                           workers=workers, scheduler=scheduler, rerun_failed=rerun_failed, progress=progress)
+                           workers=workers, scheduler=scheduler, rerun_failed=rerun_failed, progress=progress,
+                           threads=threads)
+
+
+def kernel_threads(by_host: dict[str, int], threads: int | None) -> dict[str, int]:
+    """Torch threads per kernel on each machine: the cluster's share (cores over worker threads), or
+    ``threads`` on every machine when given."""
+    return dict(by_host) if threads is None else {host: threads for host in by_host}
 
 
 @contextlib.contextmanager
@@ -152,7 +166,7 @@ def _output_errors(out: Path) -> Iterator[None]:
 def _run_locked(spec: SweepSpec, runs: list[Run], todo: list[Run], counts: dict[str, int],
                 statuses: dict[str, dict[str, Any]], rows: dict[str, list[dict[str, Any]]], results_path: Path,
                 t0: float, *, workers: int | None, scheduler: str | None, rerun_failed: bool,
-                progress: bool) -> SweepResult:
+                progress: bool, threads: int | None = None) -> SweepResult:
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -184,12 +198,13 @@ def _run_locked(spec: SweepSpec, runs: list[Run], todo: list[Run], counts: dict[
     finished_before = {r.run_id: (_read_status(r.folder) or {}).get("finished") for r in todo}
     bar = tqdm(total=len(todo), unit="run", desc=spec.name, disable=not progress, dynamic_ncols=True)
     try:
-        with _dask_client(scheduler, min(workers or _host_threads()[1], len(todo))) as (client, threads):
+        with _dask_client(scheduler, min(workers or _host_threads()[1], len(todo))) as (client, by_host):
+            by_host = kernel_threads(by_host, threads)
             futures = {}
             for r in todo:
                 task = {"run_id": r.run_id, "notebook": spec.notebook, "notebook_text": text,
                         "notebook_dir": str(spec.notebook_path.parent), "params": r.params,
-                        "threads": threads}
+                        "threads": by_host}
                 key = f"sweep-{spec.name}-{r.run_id}-{os.urandom(4).hex()}"
                 futures[client.submit(execute_run, task, key=key, pure=False)] = r
             for fut in as_completed(list(futures)):
