@@ -5,7 +5,7 @@
   The integrator re-executes the notebooks in place after a change, which refreshes these; the
   headline tests then check that a fresh run (the nbval run of ``make test``) reproduces them.
 - :func:`evidence_seed_run`: the rows of an evidence set's results table for the run with a
-  notebook's default parameters (the drift check of notebook 04 against ``evidence/imbalance``).
+  notebook's default parameters (the drift test, tests/test_evidence_drift.py).
 """
 
 from __future__ import annotations

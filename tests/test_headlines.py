@@ -8,27 +8,18 @@ Expected values are never typed here (tests/headline_sources.py):
 
 - notebooks 02 and 03: the numbers the committed notebook printed in its claim lines (the committed
   run at default parameters, seed 0; refreshed whenever the notebook is re-executed in place), which
-  the fresh run must reproduce;
-- notebook 04: the run of the committed evidence ``evidence/imbalance`` with 04's default parameters
-  (seed 0, tail 3.3): the **drift test**. The evidence must match what the code produces now, within
-  the smallest effect of interest (``helpers.stats.SESOI``, 0.01 in macro-F1, micro-F1 and mAP), the
-  size of effect the book's multi-seed verdicts are about.
+  the fresh run must reproduce.
 
-Each tolerance is stated with the effect it protects and is no wider than it. Runs on the same CPU
-kernels and thread count are bit-for-bit repeatable; across kernels (AVX2 vs AVX-512) or thread
-counts a 15-epoch run moves by about 0.02 in tuned macro-F1 at seed 0, more than the SESOI. So the
-drift test reruns 04 with the evidence's thread count when the nbval run used another, and does not
-apply (skips, saying why) on other CPU kernels or devices than the evidence was made on.
+The drift test (committed evidence against what the code produces now) is tests/test_evidence_drift.py.
+
+Each tolerance is stated with the effect it protects and is no wider than it.
 """
 
 import pytest
 
-from helpers import evidence
-from helpers import stats as S
 from helpers.claims import FAILED, HELD, NOT_APPLICABLE
-from helpers.results import repo_root
-from tests.headline_sources import evidence_seed_run, notebook_path, printed_claim_evidence
-from tests.notebook_runs import NOTEBOOKS, record_getter, run
+from tests.headline_sources import printed_claim_evidence
+from tests.notebook_runs import NOTEBOOKS, record_getter
 
 pytestmark = pytest.mark.headlines
 
@@ -48,8 +39,6 @@ HEADLINES = {
         ("every_label_learned", "worst_f1"): 0.05,  # every label's F1 above 0.5
     },
 }
-EVIDENCE_04 = repo_root() / "evidence" / "imbalance"
-DRIFT_METRICS = ("macro_f1", "micro_f1", "map")
 
 
 # notebook -> the claims that must be held at default parameters (every other claim it records must be
@@ -102,45 +91,6 @@ def test_headline(records, stem, key):
 def test_printed_claim_evidence_parses_the_claim_lines():
     ev = printed_claim_evidence("03_bce_with_logits")
     assert ev and all(isinstance(v, float) for d in ev.values() for v in d.values())
-
-
-@pytest.fixture(scope="module")
-def record_04_like_evidence(records, tmp_path_factory):
-    ev = evidence.load(EVIDENCE_04)
-    rec = records("04_pos_weight_imbalance")
-    env, made = rec["env"], ev.provenance.get("env", {})
-    for k in ("device", "cpu_capability"):
-        if env.get(k) != made.get(k):
-            pytest.skip(f"evidence/imbalance was made with {k}={made.get(k)!r}, this run has {env.get(k)!r}: float "
-                        "kernels differ, and a seed-0 comparison within the SESOI needs the same ones")
-    threads = made.get("torch_threads")
-    if threads and env.get("torch_threads") != threads:  # same kernels, other thread count: rerun like the evidence
-        rec = run(notebook_path("04_pos_weight_imbalance"), tmp_path_factory.mktemp("04_drift"), threads=threads)
-    return ev, rec
-
-
-def test_notebook_04_default_run_matches_the_evidence(record_04_like_evidence):
-    """The drift test: 04's default run (seed 0) gives, setup by setup, the metrics of the evidence run
-    with the same parameters, within the smallest effect of interest, and so does the paired difference
-    the book's pos_weight advice rests on."""
-    ev, rec = record_04_like_evidence
-    params = {k: v for k, v in rec["params"].items() if k != "output_dir"}
-    rows = evidence_seed_run(ev.table, ev.manifest, params)
-    got = {(r["setup"], str(r.get("threshold"))): r for r in rec["results"]}
-    off = []
-    for _, row in rows.iterrows():
-        mine = got.get((row["setup"], str(row["threshold"])))
-        assert mine is not None, f"04 no longer produces {row['setup']} at threshold {row['threshold']}"
-        for m in DRIFT_METRICS:
-            if abs(mine[m] - row[m]) > S.SESOI[m]:
-                off.append(f"{row['setup']} {m} at {row['threshold']}: run {mine[m]:.4f}, evidence {row[m]:.4f}")
-    assert not off, ("evidence/imbalance no longer matches what notebook 04 produces (tolerance: the SESOI, "
-                     f"{S.SESOI['macro_f1']}); regenerate it (make evidence):\n" + "\n".join(off))
-    base, npw = "bce_with_logits", "bce_with_logits+neg_over_pos"
-    if (npw, "tuned") in got and (base, "tuned") in got:
-        ev_rows = rows[rows["threshold"].astype(str) == "tuned"].set_index("setup")["macro_f1"]
-        gap_run = got[(npw, "tuned")]["macro_f1"] - got[(base, "tuned")]["macro_f1"]
-        assert gap_run == pytest.approx(ev_rows[npw] - ev_rows[base], abs=S.SESOI["macro_f1"])
 
 
 def test_record_format(records):
