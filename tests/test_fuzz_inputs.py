@@ -245,6 +245,19 @@ def test_scene_sizes_beyond_memory_are_refused_before_allocating(monkeypatch):
                           "this machine's 16.0 GiB; use fewer scenes"), msg
 
 
+def test_many_label_scene_sizes_beyond_memory_are_refused_before_allocating(monkeypatch):
+    """make test-params found notebook 09 with n_train=10**7 ending in a MemoryError (23.8 GiB) after 39 s."""
+    from helpers.data import core
+
+    monkeypatch.setattr(core, "_memory_bytes", lambda: 16 * 2**30)
+    monkeypatch.setattr(data.scenes, "_make_many_split", lambda *a: pytest.fail("allocated before checking the size"))
+    with pytest.raises(data.DataError) as exc:
+        data.make_many_label_scenes(100, n_train=10**7)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("n_train=10,000,000: the scenes would need about 47.") and \
+        "use fewer scenes" in msg, msg
+
+
 def test_label_without_test_positives_is_named_with_what_it_does_to_macro_f1(tmp_path):
     from sklearn.metrics import f1_score
 

@@ -18,6 +18,7 @@ from helpers.data.core import (
     MultiLabelData,
     _check_count,
     _check_flag,
+    _check_scene_memory,
     check_seed,
 )
 
@@ -280,6 +281,7 @@ def make_many_label_scenes(n_labels: int = 100, n_train: int = 2000, n_val: int 
     lo, hi = _objects_range(objects, n_cells, distinct_classes=False, bigger="more labels (10 per cell)")
     W, column = _many_weights(int(n_labels), tail)
     sizes = {s: _check_count(n, f"n_{s}", "scene") for s, n in (("train", n_train), ("val", n_val), ("test", n_test))}
+    _check_scene_memory({f"n_{s}": n for s, n in sizes.items()}, grid)  # before allocating (10**7 scenes: 24 GiB)
     seed = check_seed(seed)
     drop_empty_labels = _check_flag(drop_empty_labels, "drop_empty_labels")
 
