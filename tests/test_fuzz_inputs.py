@@ -243,6 +243,9 @@ def test_scene_sizes_beyond_memory_are_refused_before_allocating(monkeypatch):
     assert type(exc.value) is data.DataError and "\n" not in msg
     assert msg.startswith("n_train=10,000,000: the scenes would need about 19.1 GiB of memory, more than half of "
                           "this machine's 16.0 GiB; use fewer scenes"), msg
+    with pytest.raises(data.DataError) as direct:  # notebook 12 calls make_scenes itself (a dead kernel before)
+        data.make_scenes(n_train=10**7)
+    assert str(direct.value) == msg
 
 
 def test_many_label_scene_sizes_beyond_memory_are_refused_before_allocating(monkeypatch):

@@ -28,11 +28,9 @@ from helpers.data.core import (
     DataError,
     DataWarning,
     MultiLabelData,
-    _check_count,
     _check_flag,
     _check_fraction,
     _check_real,
-    _check_scene_memory,
     check_seed,
 )
 from helpers.data.scenes import make_scenes
@@ -380,10 +378,6 @@ def load_data(data: str | os.PathLike | MultiLabelData = "scenes", *, seed: int 
     if str(data) == "scenes":
         if "tail" in kwargs:
             kwargs["tail"] = _check_real(kwargs["tail"], "tail", " >= 0, the long-tail exponent (0 = balanced), e.g. tail=3.3")
-        sizes = {k: _check_count(kwargs[k], k, "scene") for k in ("n_train", "n_val", "n_test") if k in kwargs}
-        defaults = inspect.signature(make_scenes).parameters
-        _check_scene_memory({k: sizes.get(k, defaults[k].default) for k in ("n_train", "n_val", "n_test")},
-                            kwargs.get("grid", defaults["grid"].default))
         return make_scenes(seed=seed, **{k: v for k, v in kwargs.items() if k not in _FILE_KWARGS})
     given = Path(data).expanduser()
     tried = [given.resolve()] if given.is_absolute() else [Path.cwd() / given, repo_root() / given]

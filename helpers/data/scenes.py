@@ -176,6 +176,7 @@ def make_scenes(n_train: int = 2000, n_val: int = 500, n_test: int = 1000, *, gr
     lo, hi = _objects_range(objects, gh * gw)
     log_w = np.log(_tail_weights(tail))
     sizes = {s: _check_count(n, f"n_{s}", "scene") for s, n in (("train", n_train), ("val", n_val), ("test", n_test))}
+    _check_scene_memory({f"n_{s}": n for s, n in sizes.items()}, (gh, gw))  # before allocating
     seed = check_seed(seed)
 
     _, target = _digits()
