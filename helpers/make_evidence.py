@@ -28,6 +28,7 @@ with ``--rerun-failed``), 2 nothing could start.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -131,8 +132,6 @@ def run_sets(names: Sequence[str], workers: int, scheduler: str | None = None, r
             report[name]["exported"] = results.display_path(evidence.export_sweep(spec.output,
                                                                                   results.repo_root() / "evidence" / name))
     for name in made:  # not sweeps: each maker trains in its own worker processes and writes evidence/<name>
-        import importlib
-
         t0 = time.perf_counter()
         dest = importlib.import_module(MADE_BY[name]).make(results.repo_root() / "evidence" / name, workers=workers)
         report[name] = {"seconds": round(time.perf_counter() - t0, 1), "failed": 0, "exported": results.display_path(dest)}

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import metrics, results, stats
+from helpers.make_evidence import THREADS
 
 SET = "thresholds"
 SETUPS = ("bce_with_logits", "bce_with_logits+neg_over_pos")
@@ -57,7 +58,7 @@ def probabilities(seed: int, sizes: dict[str, Any] | None = None) -> dict[str, n
 
     from helpers import data, losses, models, train
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS)
     sz = {**SIZES, **(sizes or {})}
     d = data.load_data("scenes", seed=seed, n_train=sz["n_train"], n_val=sz["n_val"], n_test=sz["n_test"],
                        objects=sz["objects"], tail=sz["tail"])
@@ -145,7 +146,7 @@ def make(dest: str | os.PathLike | None = None, *, seeds: Sequence[int] = SEEDS,
         "set": SET, "maker": "python -m helpers.threshold_rules", "commit": commit, "first_start": started,
         "last_finish": pd.Timestamp.now("UTC").isoformat(), "wall_seconds": round(time.perf_counter() - t0, 1),
         "runs": len(seeds), "run_seconds": round(sum(s for _, s in done), 1), "seeds": list(seeds),
-        "setups": list(SETUPS), "sizes": {**SIZES, **(sizes or {})}, "torch_threads": 1,
+        "setups": list(SETUPS), "sizes": {**SIZES, **(sizes or {})}, "torch_threads": THREADS,
         "env": results.env_info("cpu"), "packages": evidence._package_versions(),
         "code": evidence.code_hashes(commit, "helpers/threshold_rules.py"),
     }

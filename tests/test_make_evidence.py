@@ -62,7 +62,7 @@ def test_committed_set_was_made_with_one_torch_thread_per_run(name):
         f"python -m helpers.make_evidence {name}")
 
 
-def test_run_sets_fixes_the_thread_count_whatever_the_workers(monkeypatch):
+def test_run_sets_fixes_the_thread_count_whatever_the_workers(monkeypatch, tmp_path):
     seen = []
 
     class Done:
@@ -73,6 +73,6 @@ def test_run_sets_fixes_the_thread_count_whatever_the_workers(monkeypatch):
         return Done()
 
     monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
-    report = make_evidence.run_sets(["imbalance"], workers=7, scheduler="tcp://unused:1", out_root=repo_root() / "outputs" / "unused")
+    report = make_evidence.run_sets(["imbalance"], workers=7, scheduler="tcp://unused:1", out_root=tmp_path)
     assert seen and seen[0]["threads"] == make_evidence.THREADS == 1
     assert report["imbalance"]["exported"] is None
