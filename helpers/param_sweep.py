@@ -322,6 +322,35 @@ def rows_from(todo: Sequence[Case], sources: Sequence[tuple[Path, str]]) -> dict
     return found
 
 
+def rows_from_table(todo: Sequence[Case], path: Path) -> dict[int, dict[str, Any]]:
+    """The rows of ``todo`` in a table written earlier (``--done --from-table table.csv``): the committed
+    record of runs whose folders are gone (a run folder outside the repository does not outlive its
+    machine). A row is matched to a case by notebook, parameter, value as shown and expected; cases whose
+    shown values are the same (long values are shown cut) are matched in the order of the list, which is
+    the order the table was written in. Rows naming no case of today's list are not read; a row with no
+    commit (the table of one run, whose commit heads ``table.txt``) is refused: every row keeps its commit.
+    Raises ``ValueError`` naming the file when it is not such a table."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--from-table {path}: cannot read it as a table.csv of this module ({e})") from None
+    lacking = [c for c in COLUMNS if c not in frame.columns]
+    if lacking:
+        raise ValueError(f"--from-table {path}: not a table.csv of this module (no column {', '.join(lacking)})")
+    if (frame["commit"] == "").any():
+        raise ValueError(f"--from-table {path}: {int((frame['commit'] == '').sum())} rows name no commit (the "
+                         f"table of a single run); table that run from its folder with --from DIR@COMMIT")
+    slots: dict[tuple[str, str, str, str], list[int]] = {}
+    for i, c in enumerate(todo):
+        slots.setdefault((c.notebook.stem, c.parameter, c.shown, c.expected), []).append(i)
+    found: dict[int, dict[str, Any]] = {}
+    for rec in frame.to_dict("records"):
+        free = slots.get((rec["notebook"], rec["parameter"], rec["value"], rec["expected"]))
+        if free:
+            found[free.pop(0)] = {**rec, "good": rec["good"] == "True", "wall_s": float(rec["wall_s"] or "nan")}
+    return found
+
+
 def _run_case(case: Case, folder: Path, threads: int | None) -> dict[str, Any]:
     """Pool task: run one case into ``folder`` and classify it (never raises); the row is also written to
     ``folder/row.json`` with the case and the commit, so that ``--resume`` can skip it."""
@@ -453,6 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="with --done: the rows made at COMMIT in the run folder DIR; repeat it to table the rows of "
                          "several runs together (a later one replaces an earlier one for the same case); each row "
                          "names its commit")
+    ap.add_argument("--from-table", dest="from_table", default=None, metavar="CSV",
+                    help="with --done: start from the rows of a table.csv written earlier (each naming its commit; "
+                         "e.g. the committed evidence/test_params/table.csv); --from runs replace its rows case "
+                         "by case")
     ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
     ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
     ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
@@ -491,16 +524,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i, c in zip(numbers, todo, strict=True):
             print(f"{i:4d}  {c.notebook.stem}  {c.parameter}={c.shown}  ({c.expected})")
         return 0
-    if a.sources and not a.done:
-        print("error: --from goes with --done (it tables rows already made)", file=sys.stderr)
+    if (a.sources or a.from_table) and not a.done:
+        print(f"error: {'--from' if a.sources else '--from-table'} goes with --done (it tables rows already made)",
+              file=sys.stderr)
         return 2
-    if (a.resume or a.done) and not a.out and not a.sources:
+    if (a.resume or a.done) and not a.out and not a.sources and not a.from_table:
         print(f"error: {'--resume' if a.resume else '--done'} needs --out, the folder of the runs", file=sys.stderr)
         return 2
     if a.at and not a.done:
         print("error: --at goes with --done (a resumed run runs at this checkout's commit)", file=sys.stderr)
         return 2
-    if a.done and a.sources:  # the rows of several runs (other commits, other case lists), each naming its commit
+    if a.done and (a.sources or a.from_table):  # rows of several runs (other commits, case lists), each with its commit
         sources = []
         for src in a.sources:
             folder, sep, commit = src.rpartition("@")
@@ -509,9 +543,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"made at", file=sys.stderr)
                 return 2
             sources.append((Path(folder), commit))
-        found = rows_from(todo, sources)
+        try:
+            found = rows_from_table(todo, Path(a.from_table)) if a.from_table else {}
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        found.update(rows_from(todo, sources))
         if not found:
-            print(f"error: no case of this list has rows in {', '.join(a.sources)}", file=sys.stderr)
+            named = ([a.from_table] if a.from_table else []) + a.sources
+            print(f"error: no case of this list has rows in {', '.join(named)}", file=sys.stderr)
             return 2
         a.at = ", ".join(sorted({r["commit"] for r in found.values()}))
         frame = table(found[i] for i in sorted(found))

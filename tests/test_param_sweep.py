@@ -284,6 +284,69 @@ def test_rows_of_several_runs_are_tabled_together_by_case_each_naming_its_commit
     assert "--from goes with --done" in capsys.readouterr().err
 
 
+def test_a_written_table_carries_its_rows_forward_when_the_run_folders_are_gone(tmp_path, capsys):
+    """--done --from-table CSV: the rows of an earlier table (its run folders lost with their machine) are
+    tabled again as they were, each with its commit, and a --from run replaces its row case by case."""
+    import json
+    import shutil
+
+    cases = ps.cases([FIXTURE], ["x"])
+    assert len(cases) >= 2
+    runs, rerun = tmp_path / "runs", tmp_path / "rerun"
+
+    def save(folder, number, case, commit, outcome):
+        row = {"notebook": FIXTURE.stem, "parameter": "x", "value": case.shown, "expected": case.expected,
+               "outcome": outcome, "detail": "d", "good": outcome != "crash", "wall_s": 2.5}
+        (folder / f"case_{number:03d}").mkdir(parents=True)
+        (folder / f"case_{number:03d}" / ps.ROW_NAME).write_text(
+            json.dumps({"key": ps.case_key(case), "commit": commit, "row": row}))
+
+    for i, c in enumerate(cases):
+        save(runs, i, c, "aaa1111222", "crash" if i == 0 else "ok")
+    first = tmp_path / "first"
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from", f"{runs}@aaa1111", "--table", str(first)]) == 1
+    shutil.rmtree(runs)  # the folders are gone; the table is the record
+    again = tmp_path / "again"
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from-table", str(first / "table.csv"),
+                    "--table", str(again)]) == 1
+    assert (again / "table.csv").read_bytes() == (first / "table.csv").read_bytes()
+    assert (again / "table.txt").read_text() == (first / "table.txt").read_text()
+    save(rerun, 0, cases[0], "bbb3333444", "ok")
+    capsys.readouterr()
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from-table", str(first / "table.csv"),
+                    "--from", f"{rerun}@bbb3333", "--table", str(again)]) == 0
+    frame = ps.pd.read_csv(again / "table.csv")
+    assert list(frame["commit"]) == ["bbb3333"] + ["aaa1111"] * (len(cases) - 1)
+    assert list(frame["outcome"]) == ["ok"] * len(cases)
+    assert (again / "table.txt").read_text().startswith("commit aaa1111, bbb3333")
+    assert f"{len(cases)} runs: {len(cases)} ok; 0 not good" in capsys.readouterr().out
+    # wrong tables are refused in one line naming the file
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from-table", str(tmp_path / "other.csv")]) == 2
+    assert "not a table.csv of this module (no column notebook" in capsys.readouterr().err
+    one_run = ps.pd.read_csv(first / "table.csv").assign(commit="")
+    one_run.to_csv(tmp_path / "one_run.csv", index=False)
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from-table", str(tmp_path / "one_run.csv")]) == 2
+    assert "name no commit" in capsys.readouterr().err
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--from-table", str(tmp_path / "nope.csv")]) == 2
+    assert "--from-table" in capsys.readouterr().err
+    assert ps.main([str(FIXTURE), "--params", "x", "--from-table", str(first / "table.csv")]) == 2
+    assert "--from-table goes with --done" in capsys.readouterr().err
+
+
+def test_the_committed_table_is_carried_forward_unchanged():
+    """evidence/test_params/table.csv read back with --from-table gives the same rows (the matching by shown
+    value, cut values included, loses or moves none)."""
+    folder = repo_root() / "evidence" / "test_params"
+    todo = ps.cases(ps.book_notebooks())
+    found = ps.rows_from_table(todo, folder / "table.csv")
+    frame = ps.pd.read_csv(folder / "table.csv", dtype=str, keep_default_na=False)
+    assert len(found) == len(frame)
+    again = ps.table(found[i] for i in sorted(found)).astype(str)
+    frame["wall_s"] = frame["wall_s"].astype(float).astype(str)
+    ps.pd.testing.assert_frame_equal(again.reset_index(drop=True), frame.astype(str).reset_index(drop=True))
+
+
 def test_the_committed_table_names_current_cases_and_its_summary_counts_its_rows():
     """evidence/test_params: every row is a case of today's list (a renamed parameter or value makes it stale),
     and the summary printed in table.txt is the one its rows give."""
