@@ -14,8 +14,8 @@ at once with a one-line error naming the parameter. This module finds out, noteb
   book's ``outputs/``), and is classified (:func:`classify`): ``ok`` (with its claims' counts),
   ``ok with failed claims`` (the run reached its last cell and judged every claim; the failed ones
   are named in the detail), ``refused`` (a one-line error naming the parameter: good),
-  ``FAILED claim`` (the run stopped at a claim, before its last cell), or ``crash`` (the
-  exception's last line).
+  ``FAILED claim`` (the run stopped at a claim, before its last cell: good only where the case
+  asked for it, ``on_failed_claim='stop'``), or ``crash`` (the exception's last line).
 
 What this checks is that every value is handled: a valid value runs every cell, a wrong one is
 refused in one line. A claim that fails at a valid value is that claim's result in that regime (a
@@ -30,8 +30,8 @@ notebook's input handling either, so it counts as good here and is counted apart
 
 ``python -m helpers.param_sweep [NOTEBOOK ...] [--params a,b] [--workers N] [--table DIR]`` prints
 the table (notebook, parameter, value, expected, outcome, detail) and exits 1 when a case is not
-good: a valid value that crashed, was refused or stopped before its last cell, or a wrong value
-that ran or crashed. It is slow
+good: a valid value that crashed, was refused or stopped before its last cell (except
+``on_failed_claim='stop'``, which asks for that), or a wrong value that ran or crashed. It is slow
 (a full notebook run per case), so it is not part of ``make test``.
 """
 
@@ -247,7 +247,11 @@ def classify(case: Case, error: dict[str, str] | None, claims: Sequence[dict[str
             detail += "; a wrong value was accepted"
         return {"outcome": "ok", "detail": detail, "good": case.expected == VALID}
     if ename == "ClaimFailed":
-        return {"outcome": "FAILED claim", "detail": evalue.splitlines()[0][:200] if evalue else "", "good": False}
+        first = evalue.splitlines()[0][:200] if evalue else ""
+        if case.parameter == "on_failed_claim" and case.value == "stop" and case.expected == VALID:
+            # what 'stop' is for: the run stopped at the first failed claim, naming it (a finding, as above)
+            return {"outcome": "FAILED claim", "detail": f"stopped as asked; {first}", "good": True}
+        return {"outcome": "FAILED claim", "detail": first, "good": False}
     if evalue and "\n" not in evalue.strip() and names(case.parameter, evalue):
         return {"outcome": "refused", "detail": f"{ename}: {evalue}", "good": True}
     last = evalue.strip().splitlines()[-1] if evalue.strip() else ""
@@ -413,7 +417,7 @@ def format_table(frame: pd.DataFrame) -> str:
     shown = frame.assign(good=frame["good"].map({True: "yes", False: "NO"}))
     counts = frame["outcome"].value_counts()
     bad = int((~frame["good"].astype(bool)).sum())
-    findings = int(((frame["outcome"] == OK_FAILED) & frame["good"].astype(bool)).sum())
+    findings = int((frame["outcome"].isin([OK_FAILED, "FAILED claim"]) & frame["good"].astype(bool)).sum())
     summary = (f"{len(frame)} runs: " + ", ".join(f"{n} {o}" for o, n in counts.items())
                + f"; {bad} not good" + (f"; findings: {findings} valid values with failed claims" if findings else ""))
     left = {}

@@ -67,6 +67,13 @@ CASE = ps.Case(FIXTURE, "epochs", 1.5, "bad")
     (ps.Case(FIXTURE, "tail", 3.3, "valid"),
      {"ename": "ClaimFailed", "evalue": "claim 'long_tail_mean_ir_10x' failed: ..."}, [{"status": "failed"}],
      "FAILED claim", False, "claim 'long_tail_mean_ir_10x' failed: ..."),
+    # 'stop' asks for exactly that: the run stops at the first failed claim, naming it (a finding)
+    (ps.Case(FIXTURE, "on_failed_claim", "stop", "valid"),
+     {"ename": "ClaimFailed", "evalue": "claim 'b' failed: ...\nmore"}, [{"id": "b", "status": "failed"}],
+     "FAILED claim", True, "stopped as asked; claim 'b' failed: ..."),
+    (ps.Case(FIXTURE, "on_failed_claim", "end", "valid"),
+     {"ename": "ClaimFailed", "evalue": "claim 'b' failed: ..."}, [{"id": "b", "status": "failed"}],
+     "FAILED claim", False, "claim 'b' failed: ..."),
     (ps.Case(FIXTURE, "data", "../shared/data/multilabel/yeast.npz", "valid"), None,
      [{"id": "a", "status": "held"}, {"id": "b", "status": "failed"}, {"id": "c", "status": "failed"},
       {"id": "d", "status": "not applicable"}],
@@ -98,6 +105,13 @@ CASE = ps.Case(FIXTURE, "epochs", 1.5, "bad")
 def test_outcomes_are_classified(case, error, claims, outcome, good, detail):
     got = ps.classify(case, error, claims)
     assert got == {"outcome": outcome, "detail": detail, "good": good}
+
+
+def test_a_stop_asked_for_counts_as_a_finding_not_a_defect():
+    row = {"notebook": "12_x", "parameter": "on_failed_claim", "value": "'stop'", "expected": "valid",
+           "outcome": "FAILED claim", "detail": "stopped as asked; claim 'b' failed", "good": True, "wall_s": 1.0}
+    assert ps.format_table(ps.table([row])).splitlines()[-1] == (
+        "1 runs: 1 FAILED claim; 0 not good; findings: 1 valid values with failed claims")
 
 
 def test_table_is_printed_with_counts_and_not_good_rows_flagged():
