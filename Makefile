@@ -16,6 +16,7 @@ help:
 	@echo "make test-params slow: every numbered notebook with non-default values of each parameter (runs in a"
 	@echo "                 temporary folder); prints and writes the table to evidence/test_params/;"
 	@echo "                 split over days: make test-params PARAM_OUT=/some/folder (reruns skip the cases done there)"
+	@echo "                 finish the committed table: make test-params PARAM_NOT_IN=evidence/test_params/table.csv"
 	@echo "make bench       training-loop benchmark (helpers loop vs DataLoader loop, validation cost)"
 	@echo "make gpu-check   on a CUDA machine: CUDA tests, notebooks 03/04 on the GPU, GPU benchmark (< 4 min)"
 	@echo "make lab         open the book in JupyterLab"
@@ -57,7 +58,7 @@ PARAM_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test-params: $(STAMP)
 	$(BIN)/python -m helpers.param_sweep --workers $(PARAM_WORKERS) --table evidence/test_params \
 	  --label "make test-params $(NOTEBOOKS) (every case of each notebook named, default: every numbered notebook)" \
-	  $(if $(PARAM_OUT),--out $(PARAM_OUT) --resume) $(NOTEBOOKS)
+	  $(if $(PARAM_OUT),--out $(PARAM_OUT) --resume) $(if $(PARAM_NOT_IN),--not-in $(PARAM_NOT_IN)) $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench

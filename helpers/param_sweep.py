@@ -490,6 +490,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="with --done: start from the rows of a table.csv written earlier (each naming its commit; "
                          "e.g. the committed evidence/test_params/table.csv); --from runs replace its rows case "
                          "by case")
+    ap.add_argument("--not-in", dest="not_in", default=None, metavar="CSV",
+                    help="run only the cases with no row in this table.csv (e.g. the committed "
+                         "evidence/test_params/table.csv): finish a table whose earlier run folders are gone; "
+                         "--table then writes that table's rows and this run's together")
     ap.add_argument("--table", default=None, help="also write table.csv and table.txt into this folder")
     ap.add_argument("--label", default="", help="a first line for table.txt (e.g. 'partial: notebook 01 only')")
     ap.add_argument("--pick", default="", help="only the cases with these numbers (as --list shows them), e.g. 0,3")
@@ -521,6 +525,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --pick {a.pick!r}: give case numbers from 0 to {len(todo) - 1}, comma-separated",
                   file=sys.stderr)
             return 2
+    if a.not_in:
+        if a.done:
+            print("error: --not-in runs the cases a table lacks; to table rows use --done --from-table",
+                  file=sys.stderr)
+            return 2
+        try:
+            have = rows_from_table(todo, Path(a.not_in))
+        except ValueError as e:
+            print(f"error: {e}".replace("--from-table", "--not-in"), file=sys.stderr)
+            return 2
+        carried = {n: have[i] for i, n in enumerate(numbers) if i in have}  # by number in the full list
+        numbers = [n for i, n in enumerate(numbers) if i not in have]
+        todo = [c for i, c in enumerate(todo) if i not in have]
+        if not todo:
+            print(f"every case of this list has a row in {a.not_in}: nothing to run", file=sys.stderr)
+            return 0
     if not todo:
         print("error: no cases (check the notebooks and --params)", file=sys.stderr)
         return 2
@@ -586,6 +606,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if a.not_in:  # the table finished: its rows and this run's, in the list's order, each naming its commit
+        commit = results.git_commit()[:7]
+        made = {n: {**r, "commit": commit} for n, r in zip(numbers, frame.to_dict("records"), strict=True)}
+        merged = {**carried, **made}
+        frame = table(merged[n] for n in sorted(merged))
+        a.at = ", ".join(sorted({str(r["commit"]) for r in merged.values()}))
     text = format_table(frame)
     print(text)
     print(f"runs in {out}", file=sys.stderr)

@@ -348,6 +348,46 @@ def test_a_written_table_carries_its_rows_forward_when_the_run_folders_are_gone(
     assert "--from-table goes with --done" in capsys.readouterr().err
 
 
+def test_not_in_lists_only_the_cases_a_table_lacks(tmp_path, capsys):
+    """--not-in CSV: the cases with no row in the table, each keeping its number in the full list."""
+    cases = ps.cases([FIXTURE], ["x"])
+    rows = [{"notebook": FIXTURE.stem, "parameter": "x", "value": c.shown, "expected": c.expected,
+             "outcome": "ok", "detail": "", "good": True, "wall_s": 1.0, "commit": "aaa1111"} for c in cases[1:]]
+    ps.table(rows).to_csv(tmp_path / "t.csv", index=False)
+    assert ps.main([str(FIXTURE), "--params", "x", "--list", "--not-in", str(tmp_path / "t.csv")]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"   0  {FIXTURE.stem}  x={cases[0].shown}  ({cases[0].expected})"]
+    rows.append({**rows[0], "value": cases[0].shown, "expected": cases[0].expected})
+    ps.table(rows).to_csv(tmp_path / "t.csv", index=False)
+    assert ps.main([str(FIXTURE), "--params", "x", "--not-in", str(tmp_path / "t.csv")]) == 0
+    assert "nothing to run" in capsys.readouterr().err
+    assert ps.main([str(FIXTURE), "--params", "x", "--not-in", str(tmp_path / "nope.csv")]) == 2
+    assert "--not-in" in capsys.readouterr().err
+    assert ps.main([str(FIXTURE), "--params", "x", "--done", "--not-in", str(tmp_path / "t.csv")]) == 2
+    assert "use --done --from-table" in capsys.readouterr().err
+
+
+def test_not_in_with_table_finishes_the_table(tmp_path, capsys):
+    """--not-in CSV --table DIR: the cases the table lacks are run, and the table written holds its rows and
+    the new ones in the list's order, each naming its commit."""
+    from helpers import results
+
+    cases = ps.cases([FIXTURE], ["x"])
+    rows = [{"notebook": FIXTURE.stem, "parameter": "x", "value": c.shown, "expected": c.expected,
+             "outcome": "ok", "detail": "", "good": c.expected == ps.VALID, "wall_s": 1.0, "commit": "aaa1111"}
+            for c in cases[:-1]]
+    ps.table(rows).to_csv(tmp_path / "t.csv", index=False)
+    dest = tmp_path / "done"
+    assert ps.main([str(FIXTURE), "--params", "x", "--not-in", str(tmp_path / "t.csv"), "--out",
+                    str(tmp_path / "runs"), "--table", str(dest)]) == 1  # the fixture's last case crashes
+    frame = ps.pd.read_csv(dest / "table.csv", keep_default_na=False)
+    assert list(frame["value"]) == [c.shown for c in cases]
+    assert list(frame["commit"]) == ["aaa1111"] * (len(cases) - 1) + [results.git_commit()[:7]]
+    assert frame["outcome"].iloc[-1] == "crash"
+    assert (dest / "table.txt").read_text().startswith(
+        "commit " + ", ".join(sorted({"aaa1111", results.git_commit()[:7]})))
+    assert not (tmp_path / "runs" / "case_000").exists()  # the cases the table holds were not run
+
+
 def test_the_committed_table_is_carried_forward_unchanged():
     """evidence/test_params/table.csv read back with --from-table gives the same rows (the matching by shown
     value, cut values included, loses or moves none)."""
