@@ -194,8 +194,8 @@ def record_tables(src: Path, statuses: Sequence[dict[str, Any]]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=None if rows else ["run_id", "table"])
 
 
-ENV_KEYS = ("python", "torch", "sklearn", "numpy", "platform", "cpu_count", "torch_threads", "cpu_capability", "device",
-            "device_name")
+ENV_KEYS = ("python", "torch", "sklearn", "numpy", "platform", "cpu_count", "torch_threads", "cpu_capability",
+            "float_fingerprint", "device", "device_name")
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "papermill", "nbclient", "ipykernel", "dask",
             "distributed", "matplotlib", "seaborn", "iterative-stratification", "cleanlab")
 

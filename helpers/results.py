@@ -226,6 +226,41 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+@functools.cache
+def float_fingerprint() -> str:
+    """A short hash of what this machine's CPU float kernels give for three training steps of the book's
+    :class:`~helpers.models.SmallCNN` at one torch thread (fixed inputs, weights and targets).
+
+    Two machines with the same fingerprint give the same floats for the book's one-thread CPU runs; the
+    kernel family (``cpu_capability``) alone does not say so: on 2026-11-30 the same AVX-512 code, packages
+    and thread count gave other floats on another Xeon model (oneDNN and MKL block their loops by the
+    caches they find), and after 10-45 epochs the difference is the size of the effects the book judges."""
+    import torch
+
+    from helpers.models import SmallCNN
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(64, 1, 16, 16, generator=g)
+        y = (torch.rand(64, 10, generator=g) < 0.3).float()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            net = SmallCNN((1, 16, 16), 10)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for _ in range(3):
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(net(x), y).backward()
+            opt.step()
+        h = hashlib.sha256()
+        for t in net.state_dict().values():
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:12]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def env_info(device: str | None = None) -> dict[str, Any]:
     """Versions, device and machine facts to store beside a run's results."""
     import sklearn
@@ -243,6 +278,7 @@ def env_info(device: str | None = None) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "float_fingerprint": float_fingerprint(),
         "device": dev,
         "device_name": torch.cuda.get_device_name(0) if dev.startswith("cuda") else platform.processor() or "cpu",
         "git_commit": git_commit(),

@@ -13,7 +13,12 @@ default, a regenerated set at other parameters) fails here instead of dropping o
 
 On other float kernels (AVX2 against the AVX-512 the sets were made with) or on a GPU the runs differ by
 more than any tolerance worth having (about 0.02 in tuned macro-F1 at seed 0), so the test skips there,
-saying why.
+saying why. The kernel family is not enough: on 2026-11-30 another Xeon model with the same AVX-512 code,
+packages and thread count gave other floats (finetune's tuned macro-F1 0.7472 against 0.7435 at seed 0;
+imbalance and loop_mistakes moved too, checker's MLP did not). So a set records the
+:func:`~helpers.results.float_fingerprint` of the machine that made it, and the test compares bit for bit
+where this machine's is the same and skips, naming both, where it differs. A set made before fingerprints
+were recorded is compared wherever the kernel family is the same.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import papermill as pm
 import pytest
 import torch
 
-from helpers import evidence
+from helpers import evidence, results
 from helpers.results import repo_root
 from helpers.sweep.storage import _run_rows
 from tests.headline_sources import evidence_seed_run
@@ -102,6 +107,9 @@ def test_evidence_matches_the_notebooks_default_run(name, tmp_path):
     if made.get("cpu_capability") != here or (made.get("device") == "cpu" and torch.cuda.is_available()):
         pytest.skip(f"evidence/{name} was made on {made.get('device')} with {made.get('cpu_capability')} kernels; this "
                     f"machine has {here}{' and a GPU' if torch.cuda.is_available() else ''}: the floats differ")
+    if made.get("float_fingerprint") not in (None, results.float_fingerprint()):
+        pytest.skip(f"evidence/{name} was made on a machine whose float fingerprint is {made['float_fingerprint']}; "
+                    f"this one's is {results.float_fingerprint()}: the same code gives other floats here")
     (threads,) = ev.provenance["threads"]["torch_threads"]
     expected = evidence_seed_run(ev.table, ev.manifest, params)
     out = tmp_path / "run"
@@ -111,6 +119,36 @@ def test_evidence_matches_the_notebooks_default_run(name, tmp_path):
     assert not off, (f"evidence/{name} no longer matches what {notebook.name} produces at its defaults "
                      f"({threads} torch thread(s)); regenerate it: python -m helpers.make_evidence {name}\n"
                      + "\n".join(off[:20]) + (f"\n... and {len(off) - 20} more" if len(off) > 20 else ""))
+
+
+def test_the_checked_sets_record_the_float_fingerprint_of_their_machine():
+    missing = [n for n in sorted(MUST_CHECK) if not evidence.load(repo_root() / "evidence" / n).provenance.get(
+        "env", {}).get("float_fingerprint")]
+    assert not missing, f"evidence sets {missing} do not record their machine's float fingerprint: regenerate them"
+
+
+def test_the_float_fingerprint_is_repeatable_and_sees_other_kernels():
+    """Same process, same machine: the same hash (it runs at one thread whatever the setting); other kernels
+    (AVX2 forced in a child process): another hash."""
+    import os
+    import subprocess
+    import sys
+
+    here = results.float_fingerprint()
+    assert len(here) == 12 and results.float_fingerprint.__wrapped__() == here
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert results.float_fingerprint.__wrapped__() == here
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        torch.set_num_threads(threads)
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        return
+    code = "from helpers import results; print(results.float_fingerprint())"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    other = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert other.stdout.strip() != here
 
 
 def test_differences_names_what_moved():
