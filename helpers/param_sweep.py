@@ -326,7 +326,7 @@ def rows_from(todo: Sequence[Case], sources: Sequence[tuple[Path, str]]) -> dict
     return found
 
 
-def rows_from_table(todo: Sequence[Case], path: Path) -> dict[int, dict[str, Any]]:
+def rows_from_table(todo: Sequence[Case], path: Path, option: str = "--from-table") -> dict[int, dict[str, Any]]:
     """The rows of ``todo`` in a table written earlier (``--done --from-table table.csv``): the committed
     record of runs whose folders are gone (a run folder outside the repository does not outlive its
     machine). A row is matched to a case by notebook, parameter, value as shown and expected; cases whose
@@ -337,12 +337,12 @@ def rows_from_table(todo: Sequence[Case], path: Path) -> dict[int, dict[str, Any
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as e:
-        raise ValueError(f"--from-table {path}: cannot read it as a table.csv of this module ({e})") from None
+        raise ValueError(f"{option} {path}: cannot read it as a table.csv of this module ({e})") from None
     lacking = [c for c in COLUMNS if c not in frame.columns]
     if lacking:
-        raise ValueError(f"--from-table {path}: not a table.csv of this module (no column {', '.join(lacking)})")
+        raise ValueError(f"{option} {path}: not a table.csv of this module (no column {', '.join(lacking)})")
     if (frame["commit"] == "").any():
-        raise ValueError(f"--from-table {path}: {int((frame['commit'] == '').sum())} rows name no commit (the "
+        raise ValueError(f"{option} {path}: {int((frame['commit'] == '').sum())} rows name no commit (the "
                          f"table of a single run); table that run from its folder with --from DIR@COMMIT")
     slots: dict[tuple[str, str, str, str], list[int]] = {}
     for i, c in enumerate(todo):
@@ -531,9 +531,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         try:
-            have = rows_from_table(todo, Path(a.not_in))
+            have = rows_from_table(todo, Path(a.not_in), "--not-in")
         except ValueError as e:
-            print(f"error: {e}".replace("--from-table", "--not-in"), file=sys.stderr)
+            print(f"error: {e}", file=sys.stderr)
             return 2
         carried = {n: have[i] for i, n in enumerate(numbers) if i in have}  # by number in the full list
         numbers = [n for i, n in enumerate(numbers) if i not in have]

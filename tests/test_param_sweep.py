@@ -261,20 +261,25 @@ def test_rows_from_another_checkout_are_tabled_at_their_commit(tmp_path, monkeyp
     assert "--at goes with --done" in capsys.readouterr().err
 
 
+def _save_row(folder, number, case, commit, outcome, detail="", wall_s=1.0):
+    """Write the ``row.json`` a run of the fixture's parameter ``x`` leaves in ``folder/case_NNN``."""
+    import json
+
+    row = {"notebook": FIXTURE.stem, "parameter": "x", "value": case.shown, "expected": case.expected,
+           "outcome": outcome, "detail": detail, "good": outcome != "crash", "wall_s": wall_s}
+    (folder / f"case_{number:03d}").mkdir(parents=True)
+    (folder / f"case_{number:03d}" / ps.ROW_NAME).write_text(
+        json.dumps({"key": ps.case_key(case), "commit": commit, "row": row}))
+
+
 def test_rows_of_several_runs_are_tabled_together_by_case_each_naming_its_commit(tmp_path, capsys):
     """--done --from DIR@COMMIT ...: the case list changed between the runs (other folder numbers); a case is
     found by its key, a later run replaces an earlier one, and each row names its commit."""
-    import json
 
     cases = ps.cases([FIXTURE], ["x"])
     first, second = tmp_path / "old", tmp_path / "new"
 
-    def save(folder, number, case, commit, outcome):
-        row = {"notebook": FIXTURE.stem, "parameter": "x", "value": case.shown, "expected": case.expected,
-               "outcome": outcome, "detail": "", "good": outcome != "crash", "wall_s": 1.0}
-        (folder / f"case_{number:03d}").mkdir(parents=True)
-        (folder / f"case_{number:03d}" / ps.ROW_NAME).write_text(
-            json.dumps({"key": ps.case_key(case), "commit": commit, "row": row}))
+    save = _save_row
 
     save(first, 7, cases[0], "aaa1111222", "crash")  # another number than its place in today's list
     save(first, 8, cases[1], "aaa1111222", "ok")
@@ -301,7 +306,6 @@ def test_rows_of_several_runs_are_tabled_together_by_case_each_naming_its_commit
 def test_a_written_table_carries_its_rows_forward_when_the_run_folders_are_gone(tmp_path, capsys):
     """--done --from-table CSV: the rows of an earlier table (its run folders lost with their machine) are
     tabled again as they were, each with its commit, and a --from run replaces its row case by case."""
-    import json
     import shutil
 
     cases = ps.cases([FIXTURE], ["x"])
@@ -309,11 +313,7 @@ def test_a_written_table_carries_its_rows_forward_when_the_run_folders_are_gone(
     runs, rerun = tmp_path / "runs", tmp_path / "rerun"
 
     def save(folder, number, case, commit, outcome):
-        row = {"notebook": FIXTURE.stem, "parameter": "x", "value": case.shown, "expected": case.expected,
-               "outcome": outcome, "detail": "d", "good": outcome != "crash", "wall_s": 2.5}
-        (folder / f"case_{number:03d}").mkdir(parents=True)
-        (folder / f"case_{number:03d}" / ps.ROW_NAME).write_text(
-            json.dumps({"key": ps.case_key(case), "commit": commit, "row": row}))
+        _save_row(folder, number, case, commit, outcome, detail="d", wall_s=2.5)
 
     for i, c in enumerate(cases):
         save(runs, i, c, "aaa1111222", "crash" if i == 0 else "ok")
