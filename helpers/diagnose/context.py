@@ -27,9 +27,16 @@ KIND_LABEL = {"bce_logits": "BCEWithLogitsLoss", "bce": "BCELoss", "ce": "CrossE
 
 
 def fmt(v: float | None) -> str:
+    """A measured value in a finding's message: 4 significant digits, trailing zeros kept (``0.3540``, not
+    ``0.354``), so that its width does not depend on its last digits. A message is wrapped into a table
+    column; were the widths to differ, the same finding would wrap differently on CPUs whose kernels differ in
+    the last bits, and the book's regression run would see another text. Whole numbers (counts, epochs) stay
+    whole."""
     if v is None:
         return "n/a"
-    return f"{v:.4g}" if math.isfinite(v) else str(v)
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.4g}" if float(v).is_integer() else f"{v:#.4g}"
 
 
 def pct(v: float) -> str:
