@@ -418,3 +418,19 @@ def test_the_committed_table_names_current_cases_and_its_summary_counts_its_rows
     assert not twice, f"cases appear more often in evidence/test_params than in today's list: {twice[:3]}"
     summary = ps.format_table(ps.table(frame.to_dict("records"))).splitlines()[-1]
     assert summary in (folder / "table.txt").read_text(encoding="utf-8")
+
+
+def test_the_committed_table_is_complete_and_every_case_good():
+    """#19's bar, kept: every case of today's list has its row in evidence/test_params, and every row is good
+    (a valid value ran to its last cell or was refused in one line, a wrong one refused in one line). A new
+    parameter or value fails here until its cases are run: ``make test-params PARAM_NOT_IN=...`` runs only those."""
+    from collections import Counter
+
+    frame = ps.pd.read_csv(repo_root() / "evidence" / "test_params" / "table.csv", dtype=str, keep_default_na=False)
+    current = Counter((c.notebook.stem, c.parameter, c.shown, c.expected) for c in ps.cases(ps.book_notebooks()))
+    rows = Counter(zip(frame["notebook"], frame["parameter"], frame["value"], frame["expected"], strict=True))
+    missing = sorted((current - rows).elements())
+    assert not missing, (f"{len(missing)} case(s) have no row in evidence/test_params, e.g. {missing[:3]}: run "
+                         "make test-params PARAM_NOT_IN=evidence/test_params/table.csv PARAM_OUT=/some/folder")
+    bad = frame.loc[frame["good"] != "True", ["notebook", "parameter", "value", "outcome"]]
+    assert bad.empty, f"rows that are not good:\n{bad.to_string()}"
