@@ -1,6 +1,7 @@
 """The book's conventions, checked on every notebook matched by one glob (no hand-kept list)."""
 
 import ast
+import functools
 import re
 
 import nbformat
@@ -74,27 +75,29 @@ def test_committed_outputs_are_clean(path):
             assert str(repo_root()) not in text, f"code cell {i} prints a machine-specific path"
 
 
-def _sanitize(s):
-    """``s`` as nbval compares it: every rule of tests/sanitize.cfg applied."""
+@functools.cache
+def _sanitize_patterns():
+    """The rules of tests/sanitize.cfg, as nbval reads them."""
     from nbval.plugin import get_sanitize_patterns
 
-    for regex, replace in get_sanitize_patterns((repo_root() / "tests" / "sanitize.cfg").read_text()):
+    return get_sanitize_patterns((repo_root() / "tests" / "sanitize.cfg").read_text())
+
+
+def _sanitize(s):
+    """``s`` as nbval compares it: every rule of tests/sanitize.cfg applied."""
+    for regex, replace in _sanitize_patterns():
         s = re.sub(regex, replace, s)
     return s
 
 
 def test_sanitize_file_masks_what_varies_and_keeps_integers():
-    from nbval.plugin import get_sanitize_patterns
-
-    patterns = get_sanitize_patterns((repo_root() / "tests" / "sanitize.cfg").read_text())
-    assert len(patterns) == 6, "a rule was lost (e.g. an editor stripped the trailing space of 'replace: ')"
-    sanitize = _sanitize
+    assert len(_sanitize_patterns()) == 6, "a rule was lost (e.g. an editor stripped the trailing space of 'replace: ')"
 
     a = "bce   0.907   28.73\nDevice: cpu\nsupport 214\n 45%|####  | 3/15 [00:01<00:02, 1.9epoch/s]"
     b = "bce   0.911    3.50\nDevice: cuda:0 (NVIDIA H100)\nsupport 214\n 0%|          | 0/15 [00:00<?, ?epoch/s]"
-    assert sanitize(a) == sanitize(b)
-    assert sanitize("support 214") != sanitize("support 215"), "integers are compared exactly"
-    assert sanitize("at 0x7f3a2b") == sanitize("at 0x55d1c0") and "/PATH/" in sanitize("in /home/me/book/x")
+    assert _sanitize(a) == _sanitize(b)
+    assert _sanitize("support 214") != _sanitize("support 215"), "integers are compared exactly"
+    assert _sanitize("at 0x7f3a2b") == _sanitize("at 0x55d1c0") and "/PATH/" in _sanitize("in /home/me/book/x")
 
 
 @pytest.mark.parametrize("other", [0.354, 0.35, 0.3541])

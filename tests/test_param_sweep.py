@@ -275,16 +275,12 @@ def _save_row(folder, number, case, commit, outcome, detail="", wall_s=1.0):
 def test_rows_of_several_runs_are_tabled_together_by_case_each_naming_its_commit(tmp_path, capsys):
     """--done --from DIR@COMMIT ...: the case list changed between the runs (other folder numbers); a case is
     found by its key, a later run replaces an earlier one, and each row names its commit."""
-
     cases = ps.cases([FIXTURE], ["x"])
     first, second = tmp_path / "old", tmp_path / "new"
-
-    save = _save_row
-
-    save(first, 7, cases[0], "aaa1111222", "crash")  # another number than its place in today's list
-    save(first, 8, cases[1], "aaa1111222", "ok")
-    save(first, 9, cases[1], "zzz9999999", "crash")  # another commit than the one named: not read
-    save(second, 0, cases[0], "bbb3333444", "ok")  # the rerun replaces the first run's row
+    _save_row(first, 7, cases[0], "aaa1111222", "crash")  # another number than its place in today's list
+    _save_row(first, 8, cases[1], "aaa1111222", "ok")
+    _save_row(first, 9, cases[1], "zzz9999999", "crash")  # another commit than the one named: not read
+    _save_row(second, 0, cases[0], "bbb3333444", "ok")  # the rerun replaces the first run's row
     found = ps.rows_from(cases, [(first, "aaa1111"), (second, "bbb3333")])
     assert sorted(found) == [0, 1]
     assert (found[0]["outcome"], found[0]["commit"]) == ("ok", "bbb3333")
@@ -388,47 +384,61 @@ def test_not_in_with_table_finishes_the_table(tmp_path, capsys):
     assert not (tmp_path / "runs" / "case_000").exists()  # the cases the table holds were not run
 
 
-def test_the_committed_table_is_carried_forward_unchanged():
+COMMITTED = repo_root() / "evidence" / "test_params"
+
+
+@pytest.fixture(scope="module")
+def book_cases():
+    """Today's list of cases of every numbered notebook (papermill reads each notebook's parameters: once)."""
+    return ps.cases(ps.book_notebooks())
+
+
+def _committed_frame():
+    return ps.pd.read_csv(COMMITTED / "table.csv", dtype=str, keep_default_na=False)
+
+
+def _case_counts(cases, frame):
+    """How often each case key (notebook, parameter, value as shown, expected) is in today's list and in the
+    table (long values are shown cut, so some keys repeat)."""
+    from collections import Counter
+
+    current = Counter((c.notebook.stem, c.parameter, c.shown, c.expected) for c in cases)
+    rows = Counter(zip(frame["notebook"], frame["parameter"], frame["value"], frame["expected"], strict=True))
+    return current, rows
+
+
+def test_the_committed_table_is_carried_forward_unchanged(book_cases):
     """evidence/test_params/table.csv read back with --from-table gives the same rows (the matching by shown
     value, cut values included, loses or moves none)."""
-    folder = repo_root() / "evidence" / "test_params"
-    todo = ps.cases(ps.book_notebooks())
-    found = ps.rows_from_table(todo, folder / "table.csv")
-    frame = ps.pd.read_csv(folder / "table.csv", dtype=str, keep_default_na=False)
+    found = ps.rows_from_table(book_cases, COMMITTED / "table.csv")
+    frame = _committed_frame()
     assert len(found) == len(frame)
     again = ps.table(found[i] for i in sorted(found)).astype(str)
     frame["wall_s"] = frame["wall_s"].astype(float).astype(str)
     ps.pd.testing.assert_frame_equal(again.reset_index(drop=True), frame.astype(str).reset_index(drop=True))
 
 
-def test_the_committed_table_names_current_cases_and_its_summary_counts_its_rows():
+def test_the_committed_table_names_current_cases_and_its_summary_counts_its_rows(book_cases):
     """evidence/test_params: every row is a case of today's list (a renamed parameter or value makes it stale),
     and the summary printed in table.txt is the one its rows give."""
-    folder = repo_root() / "evidence" / "test_params"
-    frame = ps.pd.read_csv(folder / "table.csv", dtype=str, keep_default_na=False)
+    frame = _committed_frame()
     frame["good"] = frame["good"].map({"True": True, "False": False})
     frame["wall_s"] = frame["wall_s"].astype(float)
-    from collections import Counter
-
-    current = Counter((c.notebook.stem, c.parameter, c.shown, c.expected) for c in ps.cases(ps.book_notebooks()))
-    rows = Counter(zip(frame["notebook"], frame["parameter"], frame["value"], frame["expected"], strict=True))
+    current, rows = _case_counts(book_cases, frame)
     stale = [r for r in rows if r not in current]
     assert not stale, f"evidence/test_params has rows for cases no longer made: {stale[:3]}"
     twice = [r for r, n in rows.items() if n > current[r]]  # (long values are shown cut, so some keys repeat)
     assert not twice, f"cases appear more often in evidence/test_params than in today's list: {twice[:3]}"
     summary = ps.format_table(ps.table(frame.to_dict("records"))).splitlines()[-1]
-    assert summary in (folder / "table.txt").read_text(encoding="utf-8")
+    assert summary in (COMMITTED / "table.txt").read_text(encoding="utf-8")
 
 
-def test_the_committed_table_is_complete_and_every_case_good():
+def test_the_committed_table_is_complete_and_every_case_good(book_cases):
     """#19's bar, kept: every case of today's list has its row in evidence/test_params, and every row is good
     (a valid value ran to its last cell or was refused in one line, a wrong one refused in one line). A new
     parameter or value fails here until its cases are run: ``make test-params PARAM_NOT_IN=...`` runs only those."""
-    from collections import Counter
-
-    frame = ps.pd.read_csv(repo_root() / "evidence" / "test_params" / "table.csv", dtype=str, keep_default_na=False)
-    current = Counter((c.notebook.stem, c.parameter, c.shown, c.expected) for c in ps.cases(ps.book_notebooks()))
-    rows = Counter(zip(frame["notebook"], frame["parameter"], frame["value"], frame["expected"], strict=True))
+    frame = _committed_frame()
+    current, rows = _case_counts(book_cases, frame)
     missing = sorted((current - rows).elements())
     assert not missing, (f"{len(missing)} case(s) have no row in evidence/test_params, e.g. {missing[:3]}: run "
                          "make test-params PARAM_NOT_IN=evidence/test_params/table.csv PARAM_OUT=/some/folder")
